@@ -1,0 +1,137 @@
+"""The transformers backend: chat templates, length-bucketed batched generation, gathered log-probs."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import torch
+
+from harness.backends.base import GenParams, Generation
+
+STOP_TOKENS = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<end_of_turn>")
+
+
+def stop_token_ids(tokenizer) -> list[int]:
+    """EOS plus the end-of-turn tokens the vocabulary knows."""
+    ids = set()
+    if tokenizer.eos_token_id is not None:
+        ids.add(tokenizer.eos_token_id)
+    vocab = tokenizer.get_vocab()
+    ids.update(vocab[t] for t in STOP_TOKENS if t in vocab)
+    return sorted(ids)
+
+
+class HFBackend:
+    """A transformers causal LM wrapped for evaluation and pair generation."""
+
+    def __init__(self, model, tokenizer, name: str = "hf"):
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.name = name
+        if tokenizer.pad_token_id is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        self.stop_ids = stop_token_ids(tokenizer)
+
+    @classmethod
+    def load(cls, path: str, device: str = "cpu", dtype=torch.float32, adapter: str | None = None,
+             name: str | None = None) -> "HFBackend":
+        """Load a model folder (and optionally a PEFT adapter, merged for speed)."""
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+        if adapter:
+            from peft import PeftModel
+
+            model = PeftModel.from_pretrained(model, adapter).merge_and_unload()
+        model.to(device)
+        return cls(model, tokenizer, name or path)
+
+    @property
+    def device(self):
+        return next(self.model.parameters()).device
+
+    def render(self, messages: list[dict[str, str]]) -> str:
+        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+    def _encode(self, texts: list[str]) -> list[list[int]]:
+        return [self.tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
+
+    @torch.inference_mode()
+    def generate(self, prompts, params: GenParams,
+                 on_done: Callable[[int, Generation], None] | None = None) -> list[Generation]:
+        texts = [self.render(p) for p in prompts]
+        encoded = self._encode(texts)
+        order = sorted(range(len(texts)), key=lambda i: -len(encoded[i]))  # length buckets
+        results: list[Generation | None] = [None] * len(texts)
+        pad = self.tokenizer.pad_token_id
+        for start in range(0, len(order), params.batch_size):
+            idx = order[start:start + params.batch_size]
+            width = max(len(encoded[i]) for i in idx)
+            ids = torch.full((len(idx), width), pad, dtype=torch.long)
+            mask = torch.zeros((len(idx), width), dtype=torch.long)
+            for row, i in enumerate(idx):
+                seq = encoded[i]
+                ids[row, width - len(seq):] = torch.tensor(seq)
+                mask[row, width - len(seq):] = 1
+            sample = not params.greedy and params.temperature > 0
+            kwargs = dict(max_new_tokens=params.max_new_tokens, do_sample=sample, pad_token_id=pad,
+                          eos_token_id=self.stop_ids)
+            if sample:
+                torch.manual_seed(params.seed + start)
+                kwargs.update(temperature=params.temperature, top_p=params.top_p)
+            else:
+                kwargs.update(temperature=None, top_p=None, top_k=None)
+            t0 = time.perf_counter()
+            out = self.model.generate(input_ids=ids.to(self.device), attention_mask=mask.to(self.device), **kwargs)
+            elapsed = (time.perf_counter() - t0) / len(idx)
+            new = out[:, width:].cpu()
+            for row, i in enumerate(idx):
+                toks = new[row].tolist()
+                n_new = next((k + 1 for k, t in enumerate(toks) if t in self.stop_ids), len(toks))
+                text = self.tokenizer.decode(toks[:n_new], skip_special_tokens=True).strip()
+                gen = Generation(text=text, n_prompt_tokens=len(encoded[i]), n_new_tokens=n_new, seconds=elapsed)
+                results[i] = gen
+                if on_done:
+                    on_done(i, gen)
+        return results  # type: ignore[return-value]
+
+    @torch.inference_mode()
+    def loglikelihood(self, requests: list[tuple[str, str]], batch_size: int = 8) -> list[float]:
+        """Sum of log p(continuation | context); lm-head applied only to the continuation positions."""
+        ctx_ids = self._encode([c for c, _ in requests])
+        cont_ids = [self.tokenizer(c, add_special_tokens=False)["input_ids"] for _, c in requests]
+        order = sorted(range(len(requests)), key=lambda i: -(len(ctx_ids[i]) + len(cont_ids[i])))
+        out = [0.0] * len(requests)
+        pad = self.tokenizer.pad_token_id
+        for start in range(0, len(order), batch_size):
+            idx = order[start:start + batch_size]
+            seqs = [(ctx_ids[i] + cont_ids[i]) for i in idx]
+            width = max(len(s) for s in seqs)
+            keep = max(len(cont_ids[i]) for i in idx) + 1
+            ids = torch.full((len(idx), width), pad, dtype=torch.long)
+            mask = torch.zeros((len(idx), width), dtype=torch.long)
+            for row, s in enumerate(seqs):
+                ids[row, width - len(s):] = torch.tensor(s)
+                mask[row, width - len(s):] = 1
+            pos = (mask.cumsum(-1) - 1).clamp(min=0)
+            logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
+                                position_ids=pos.to(self.device), logits_to_keep=keep).logits.float()
+            for row, i in enumerate(idx):
+                n = len(cont_ids[i])
+                if n == 0:
+                    continue
+                lg = logits[row, -n - 1:-1]
+                target = torch.tensor(cont_ids[i], device=lg.device)
+                lp = lg.gather(-1, target[:, None]).squeeze(-1) - torch.logsumexp(lg, dim=-1)
+                out[i] = float(lp.sum())
+        return out
+
+    def close(self) -> None:
+        self.model = None
+        import gc
+
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()

@@ -1,0 +1,120 @@
+"""The `mipo-bench` command line (typer). Exit codes: 0 ok, 1 run failure, 2 bad input."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from harness.cli_models import models_app
+from harness.cli_tasks import tasks_app
+from harness.errors import RunFailure, UserError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Evaluation-first benchmark harness for MIPO self-improvement rounds.")
+app.add_typer(models_app, name="models")
+app.add_typer(tasks_app, name="tasks")
+
+
+def default_out(suite: Path) -> Path:
+    return Path("runs") / suite.stem
+
+
+@app.command()
+def run(
+    suite: Path = typer.Argument(..., help="Suite YAML file."),
+    out: Optional[Path] = typer.Option(None, help="Run folder (default: runs/<suite name>). Re-running resumes."),
+    limit: Optional[int] = typer.Option(None, min=1, help="Evaluate at most N items per task (marks the run partial)."),
+    device: Optional[str] = typer.Option(None, help="cpu, cuda or auto (default: the suite's)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved plan without loading a model."),
+    new_run: bool = typer.Option(False, "--new-run", help="Start a fresh run folder instead of resuming."),
+) -> None:
+    """Run a suite: evaluate, run MIPO rounds, evaluate again, write results and a report."""
+    from harness.config import load_suite
+    from harness.runner import RunOptions, SuiteRunner
+
+    cfg = load_suite(suite)
+    if device not in (None, "cpu", "cuda", "auto"):
+        raise UserError(f"--device must be cpu, cuda or auto, not '{device}'")
+    out = out or default_out(suite)
+    if new_run and out.exists():
+        import time
+
+        out = out.with_name(f"{out.name}-{time.strftime('%Y%m%d-%H%M%S')}")
+    runner = SuiteRunner(cfg, RunOptions(out=out, limit=limit, device=device, dry_run=dry_run))
+    if dry_run:
+        typer.echo(json.dumps(runner.dry_run(), indent=2))
+        return
+    report = runner.execute()
+    typer.echo(f"report: {report / 'report.md'}")
+    if (report / "index.html").exists():
+        typer.echo(f"html:   {report / 'index.html'}")
+
+
+@app.command("eval")
+def eval_cmd(
+    model: str = typer.Option(..., help="Model alias, hub id or local folder."),
+    tasks: str = typer.Option(..., help="Comma-separated task ids."),
+    limit: Optional[int] = typer.Option(None, min=1),
+    out: Path = typer.Option(Path("runs/eval"), help="Run folder."),
+    device: Optional[str] = typer.Option(None),
+    include: list[Path] = typer.Option([], help="Folder with user task modules."),
+) -> None:
+    """Evaluate a model on tasks (round 0 only, no training)."""
+    from harness.config import parse_suite
+    from harness.runner import RunOptions, SuiteRunner
+
+    cfg = parse_suite({"name": "eval", "models": [model], "tasks": [t.strip() for t in tasks.split(",") if t.strip()],
+                       "methods": ["prompting"], "rounds": 0, "include": [str(p) for p in include]}, "eval")
+    report = SuiteRunner(cfg, RunOptions(out=out, limit=limit, device=device)).execute()
+    typer.echo(f"report: {report / 'report.md'}")
+
+
+@app.command()
+def report(
+    runs: list[Path] = typer.Argument(..., help="One or more run folders."),
+    out: Optional[Path] = typer.Option(None, help="Report folder (default: <first run>/report)."),
+) -> None:
+    """Build tables, figures and HTML from results.csv (no model is loaded)."""
+    from reports.build import build_report
+
+    for r in runs:
+        if not (r / "results.csv").exists():
+            raise UserError(f"{r}: not a run folder (no results.csv)")
+    md = build_report(runs, out or runs[0] / "report")
+    typer.echo(f"report: {md}")
+
+
+def main() -> None:
+    """Console entry point: one-line errors and the documented exit codes."""
+    err = Console(stderr=True)
+    try:
+        app(standalone_mode=False)
+    except UserError as e:
+        err.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except RunFailure as e:
+        err.print(f"[red]run failed:[/red] {e}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        err.print("interrupted; re-run the same command to resume")
+        sys.exit(130)
+    except Exception as e:  # click usage errors and the like
+        import click
+
+        if isinstance(e, click.exceptions.Exit):
+            sys.exit(e.exit_code)
+        if isinstance(e, click.ClickException):
+            err.print(f"[red]error:[/red] {e.format_message()}", highlight=False, soft_wrap=True)
+            sys.exit(2)
+        if isinstance(e, click.exceptions.Abort):
+            sys.exit(1)
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,194 @@
+"""Typed suite configuration (pydantic, unknown keys rejected) and YAML loading."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from harness.errors import UserError, closest
+
+Method = Literal["prompting", "mipo", "sft_self"]
+NegativeStrategy = Literal["derangement", "resample", "context_drop", "partial_prompt"]
+
+
+class Strict(BaseModel):
+    """Base for every config block: unknown keys are an error."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class GenerationConfig(Strict):
+    """Decoding settings. `None` means: use the task's default (the paper's)."""
+
+    max_new_tokens: int | None = Field(default=None, gt=0)
+    temperature: float | None = Field(default=None, ge=0)
+    top_p: float | None = Field(default=None, gt=0, le=1)
+    greedy: bool | None = None
+    batch_size: int = Field(default=8, gt=0)
+    seed: int | None = None
+
+
+class ModelSpec(Strict):
+    """A model: a built-in alias, a hub id, or a local folder."""
+
+    id: str
+    name: str | None = None  # label used in reports; defaults to id
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] | None = None
+
+
+class TaskSpec(Strict):
+    """A task in a suite, with optional overrides."""
+
+    id: str
+    limit: int | None = Field(default=None, gt=0)
+    seed: int | None = None
+    negative: NegativeStrategy | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+    generation: GenerationConfig | None = None
+
+
+class TrainingConfig(Strict):
+    """TRL training settings. Defaults follow the paper on GPU; LoRA with a larger lr on CPU."""
+
+    mode: Literal["auto", "lora", "full"] = "auto"
+    beta: float = Field(default=0.1, gt=0)
+    learning_rate: float | None = Field(default=None, gt=0)
+    adam_beta1: float = 0.9
+    adam_beta2: float = 0.95
+    weight_decay: float = 0.0
+    lr_scheduler_type: str = "cosine"
+    warmup_ratio: float = Field(default=0.03, ge=0, le=1)
+    per_device_batch_size: int = Field(default=1, gt=0)
+    gradient_accumulation_steps: int = Field(default=4, gt=0)
+    epochs: float = Field(default=1.0, gt=0)
+    max_length: int = Field(default=1024, gt=0)
+    lora_r: int = Field(default=16, gt=0)
+    lora_alpha: int = Field(default=32, gt=0)
+    lora_dropout: float = Field(default=0.0, ge=0, lt=1)
+    reference: Literal["initial", "previous"] = "initial"
+    precompute_ref_log_probs: bool = False
+    bf16: bool | None = None
+    report_to: list[str] = Field(default_factory=list)
+    seed: int = 42
+
+
+class MipoConfig(Strict):
+    """How each round builds its training pairs."""
+
+    train_prompts_per_round: int = Field(default=64, gt=1)
+    fresh_prompts: bool = True
+    diagnostics_prompts: int = Field(default=8, ge=0)
+    sampling: GenerationConfig | None = None
+
+
+class JudgeConfig(Strict):
+    """A judge for judge-scored personalization tasks."""
+
+    model: str
+    provider: Literal["transformers", "inspect"] = "transformers"
+    max_new_tokens: int = 16
+
+
+class SuiteConfig(Strict):
+    """One suite: models x methods x rounds x tasks."""
+
+    name: str = "suite"
+    models: list[ModelSpec]
+    tasks: list[TaskSpec]
+    methods: list[Method] = Field(default_factory=lambda: ["mipo"])
+    rounds: int = Field(default=1, ge=0)
+    seed: int = 42
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    include: list[str] = Field(default_factory=list)
+    generation: GenerationConfig = GenerationConfig()
+    training: TrainingConfig = TrainingConfig()
+    mipo: MipoConfig = MipoConfig()
+    judge: JudgeConfig | None = None
+
+    @field_validator("models", mode="before")
+    @classmethod
+    def _models(cls, v: Any) -> Any:
+        return [{"id": m} if isinstance(m, str) else m for m in (v or [])]
+
+    @field_validator("tasks", mode="before")
+    @classmethod
+    def _tasks(cls, v: Any) -> Any:
+        return [{"id": t} if isinstance(t, str) else t for t in (v or [])]
+
+    @model_validator(mode="after")
+    def _non_empty(self) -> "SuiteConfig":
+        if not self.models:
+            raise ValueError("a suite needs at least one model")
+        if not self.tasks:
+            raise ValueError("a suite needs at least one task")
+        return self
+
+    def config_hash(self) -> str:
+        """A stable hash of the resolved config (used to refuse resuming a changed run)."""
+        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _fields_at(model: type[BaseModel], loc: tuple) -> list[str]:
+    """Valid field names of the config block that `loc` points into."""
+    current: Any = model
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = getattr(current, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        ann = field.annotation
+        for cand in getattr(ann, "__args__", ()) + (ann,):
+            inner = getattr(cand, "__args__", ())
+            for c in (cand, *inner):
+                if isinstance(c, type) and issubclass(c, BaseModel):
+                    current = c
+                    break
+    return list(getattr(current, "model_fields", {}))
+
+
+def _explain(err: ValidationError, model: type[BaseModel], source: str) -> UserError:
+    first = err.errors()[0]
+    loc = tuple(first.get("loc", ()))
+    where = ".".join(str(p) for p in loc) or "(top level)"
+    if first.get("type") == "extra_forbidden":
+        key = str(loc[-1])
+        hint = closest(key, _fields_at(model, loc))
+        tail = f"; did you mean '{hint}'?" if hint else ""
+        return UserError(f"{source}: unknown key '{where}'{tail}")
+    return UserError(f"{source}: {where}: {first.get('msg')}")
+
+
+def parse_suite(data: Any, source: str = "suite") -> SuiteConfig:
+    """Validate a mapping as a suite, turning pydantic errors into one-line UserErrors."""
+    if not isinstance(data, dict):
+        raise UserError(f"{source}: a suite must be a mapping of keys, got {type(data).__name__}")
+    try:
+        return SuiteConfig.model_validate(data)
+    except ValidationError as e:
+        raise _explain(e, SuiteConfig, source) from None
+
+
+def load_yaml(path: Path) -> Any:
+    """Read YAML, reporting syntax errors with line and column."""
+    if not path.is_file():
+        raise UserError(f"suite file not found: {path}")
+    try:
+        return yaml.safe_load(path.read_text())
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        pos = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
+        raise UserError(f"{path}: malformed YAML at {pos}: {e.problem or e.context}") from None
+
+
+def load_suite(path: str | Path) -> SuiteConfig:
+    """Load and validate a suite YAML file."""
+    path = Path(path)
+    return parse_suite(load_yaml(path), source=str(path))

@@ -1,0 +1,81 @@
+"""Evaluation of one task: generate -> extract -> score, appended as it goes, resumable by item id."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from harness.backends.base import Backend, GenParams, Generation
+from harness.rundir import append_jsonl, atomic_write_json, read_jsonl
+from harness.stats import mean_ci
+from tasks.base import Item, Task
+
+MAX_OUTPUT_CHARS = 20_000  # an enormous output is truncated before scoring and storage
+
+
+def sample_row(task: Task, item: Item, prompt: str, gen: Generation) -> dict:
+    """One samples.jsonl line."""
+    output = gen.text[:MAX_OUTPUT_CHARS]
+    sc = task.score(output, item)
+    return {
+        "id": item.id, "prompt": prompt, "target": item.target, "output": output,
+        "extracted": sc.extracted, "score": sc.score, **sc.extra,
+        "n_prompt_tokens": gen.n_prompt_tokens, "n_new_tokens": gen.n_new_tokens,
+        "seconds": round(gen.seconds, 4), "truncated_output": len(gen.text) > MAX_OUTPUT_CHARS,
+        "user": item.meta.get("user"),
+    }
+
+
+def summarize(task: Task, rows: list[dict], seed: int = 0) -> dict[str, dict]:
+    """Per-metric mean, bootstrap 95% CI and n (clustered by user where users repeat)."""
+    users = [r.get("user") for r in rows]
+    clusters = users if any(users) and len(set(users)) < len(users) else None
+    names = {task.metric: "score"}
+    for r in rows:
+        for k in r:
+            if k.startswith(("accuracy_", "honoured_")) and k not in names.values():
+                names[k] = k
+    out = {}
+    for metric, column in names.items():
+        vals = [float(r[column]) for r in rows if r.get(column) is not None]
+        cl = [r.get("user") for r in rows if r.get(column) is not None] if clusters else None
+        mean, lo, hi = mean_ci(vals, seed=seed, clusters=cl)
+        out[metric] = {"value": mean, "ci_low": lo, "ci_high": hi, "n": len(vals)}
+    toks = [float(r["n_new_tokens"]) for r in rows if r.get("n_new_tokens") is not None]
+    mean, lo, hi = mean_ci(toks, seed=seed)
+    out["response_tokens"] = {"value": mean, "ci_low": lo, "ci_high": hi, "n": len(toks)}
+    return out
+
+
+def evaluate_task(backend: Backend, task: Task, items: list[Item], params: GenParams, out_dir: Path,
+                  header: dict, on_item: Callable[[], None] | None = None) -> dict:
+    """Evaluate `items`, skipping ids already in samples.jsonl; writes samples.jsonl and metrics.json."""
+    samples = out_dir / "samples.jsonl"
+    metrics_path = out_dir / "metrics.json"
+    done = {r["id"]: r for r in read_jsonl(samples)}
+    todo = [it for it in items if it.id not in done]
+    if on_item:
+        for _ in range(len(items) - len(todo)):
+            on_item()
+    prompts = [task.messages(it) for it in todo]
+    rendered = [backend.render(p) for p in prompts]
+
+    def keep(i: int, gen: Generation) -> None:
+        row = sample_row(task, todo[i], rendered[i], gen)
+        append_jsonl(samples, row)
+        done[row["id"]] = row
+        if on_item:
+            on_item()
+
+    t0 = time.perf_counter()
+    if todo:
+        backend.generate(prompts, params, on_done=keep)
+    rows = [done[it.id] for it in items]
+    metrics = {
+        **header, "kind": "eval", "task": task.id, "family_task": task.family, "n": len(rows),
+        "generation": params.to_dict(), "seconds": round(time.perf_counter() - t0, 2),
+        "metrics": summarize(task, rows, seed=params.seed),
+    }
+    atomic_write_json(metrics_path, metrics)
+    return metrics

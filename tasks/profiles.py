@@ -1,0 +1,187 @@
+"""Offline personalization: generated user profiles with code-checkable preferences, no judge.
+
+Each item is a profile (2-3 stated preferences) plus a question; the score is the share of the
+profile's preferences that the answer honours. MIPO's negative is the same question asked
+without the profile (`context_drop`). Items are generated deterministically from a seed; the
+questions used for training prompts are a separate bank from the evaluated ones.
+"""
+
+from __future__ import annotations
+
+import random
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tasks import profile_checks as pc
+from tasks.base import DataSource, DataSplit, GenerationSettings, Item, Score, Task, prompt_hash
+
+QUESTIONS = {
+    "food": [
+        "What should I cook for a quick weeknight dinner?", "Suggest a high-protein lunch I can bring to work.",
+        "What can I bake for a friend's birthday?", "Plan a simple breakfast for a busy morning.",
+        "What is a good dish to bring to a potluck?", "How do I make a filling soup for winter?",
+        "Give me ideas for healthy snacks.", "What should I make for a picnic?",
+        "How can I use up leftover rice?", "Suggest a dinner menu for four guests.",
+        "What is an easy dessert for a hot day?", "How do I meal-prep for a whole week?",
+    ],
+    "travel": [
+        "How should I plan a weekend trip to the mountains?", "What should I pack for a week at the beach?",
+        "How do I get around a big city cheaply?", "What is a good way to spend a day in Rome?",
+        "How far can I comfortably cycle in a day as a beginner?", "Plan a road trip along the coast.",
+        "How do I prepare for a long-haul flight?", "What should I do on a rainy day in London?",
+        "How do I choose a hiking trail for a family?", "What is worth seeing on a short trip to Lisbon?",
+    ],
+    "fitness": [
+        "How do I start running as a complete beginner?", "What is a good home workout without equipment?",
+        "How much water should I drink during a long hike?", "How can I improve my posture at my desk?",
+        "What is a sensible plan to train for a 10 km race?", "How do I warm up before lifting weights?",
+        "How can I get better sleep after evening workouts?", "What stretches help after cycling?",
+    ],
+    "home": [
+        "How do I keep my apartment cool in summer?", "How can I lower my heating bill?",
+        "What is the best way to organise a small kitchen?", "How do I start a balcony herb garden?",
+        "How can I soundproof a bedroom cheaply?", "How do I paint a room without a mess?",
+        "What should be in a basic home toolkit?", "How do I get rid of damp in a bathroom?",
+    ],
+    "general": [
+        "How do I write a good cover letter?", "Explain how vaccines work.", "How do I learn a new language fast?",
+        "What is a good way to save money each month?", "Explain what inflation is.",
+        "How do I prepare for a job interview?", "What makes a good presentation?",
+        "How do solar panels produce electricity?", "How can I be more productive working from home?",
+        "Explain how the stock market works.", "How do I pick a good laptop?", "What is machine learning?",
+    ],
+}
+NAMES = ["Priya", "Mateo", "Aiko", "Lena", "Kwame", "Sofia", "Omar", "Ingrid", "Chen", "Amara", "Tomas", "Noor"]
+SHORT_ANSWER = "Give me a short answer (2-3 sentences) and respect these requirements about me:"
+
+
+def _preference_pool(rng: random.Random, topic: str) -> list[pc.Preference]:
+    pool = [
+        pc.language(rng.choice(["spanish", "french", "german"])),
+        pc.max_words(rng.choice([40, 60, 80])),
+        pc.bullets(),
+        pc.name(rng.choice(NAMES)),
+        pc.no_exclamation(),
+        pc.tldr(),
+        rng.choice([pc.vegetarian(), pc.vegan()]),
+        pc.metric_units(),
+        pc.budget(rng.choice([20, 50, 100])),
+    ]
+    return [p for p in pool if not p.topics or topic in p.topics]
+
+
+def _split_bank(seed: int) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """Split the question bank into disjoint evaluation and training questions (2/3 : 1/3 per topic)."""
+    rng = random.Random(seed)
+    evals, train = [], []
+    for topic, qs in sorted(QUESTIONS.items()):
+        qs = list(qs)
+        rng.shuffle(qs)
+        cut = max(1, len(qs) // 3)
+        train += [(topic, q) for q in qs[:cut]]
+        evals += [(topic, q) for q in qs[cut:]]
+    return evals, train
+
+
+def generate_items(questions: list[tuple[str, str]], n: int, seed: int, prefix: str) -> list[Item]:
+    """`n` distinct (profile, question) items built deterministically from `seed`."""
+    rng = random.Random(seed)
+    items, seen = [], set()
+    attempts = 0
+    while len(items) < n and attempts < n * 50:
+        attempts += 1
+        topic, question = rng.choice(questions)
+        pool = _preference_pool(rng, topic)
+        k = rng.choice([2, 3])
+        prefs = rng.sample(pool, k)
+        kinds = [p.kind for p in prefs]
+        if len(set(kinds)) < k or ("length" in kinds and "format" in kinds and rng.random() < 0.5):
+            continue
+        context = " ".join(p.statement for p in prefs)
+        key = prompt_hash(context + question)
+        if key in seen:
+            continue
+        seen.add(key)
+        items.append(Item(id=f"{prefix}-{len(items)}", question=question, target=[p.statement for p in prefs],
+                          context=context, meta={"topic": topic, "kinds": kinds, "user": prompt_hash(context)}))
+    return items
+
+
+def _catalogue() -> dict[str, pc.Preference]:
+    prefs = [pc.language(lang) for lang in ("spanish", "french", "german")]
+    prefs += [pc.max_words(n) for n in (40, 60, 80)] + [pc.budget(b) for b in (20, 50, 100)]
+    prefs += [pc.name(n) for n in NAMES]
+    prefs += [pc.bullets(), pc.no_exclamation(), pc.tldr(), pc.vegetarian(), pc.vegan(), pc.metric_units()]
+    return {p.statement: p for p in prefs}
+
+
+CATALOGUE = _catalogue()
+SENTENCES = {
+    "english": "this is the plan and it is simple for you",
+    "spanish": "el plan es simple y es para usted con la casa",
+    "french": "le plan est simple et pour vous avec la maison",
+    "german": "der plan ist einfach und für sie mit dem haus",
+}
+
+
+def preferences_of(item: Item) -> list[pc.Preference]:
+    """Rebuild the checkable preferences from the statements stored in the item."""
+    return [CATALOGUE[s] for s in item.target]
+
+
+def compliant_answer(item: Item) -> str:
+    """A hand-built answer that honours every preference of the item (used by `tasks validate`)."""
+    prefs = {p.kind: p for p in preferences_of(item)}
+    lang = next((lng for lng in pc.STOPWORDS if "language" in prefs and lng.capitalize() in prefs["language"].statement),
+                "english")
+    sentence = SENTENCES[lang]
+    who = next((n for n in NAMES if "name" in prefs and n in prefs["name"].statement), "")
+    head = f"TL;DR: {sentence} {who}".strip()
+    return f"{head}\n- {sentence} 10 €\n- {sentence}"
+
+
+class ProfilesOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    pool_size: int = Field(default=400, ge=10)
+    train_pool_size: int = Field(default=300, ge=10)
+
+
+class Profiles(Task):
+    id = "profile_prefs"
+    family = "personalization"
+    description = "Generated user profiles with code-checkable preferences (language, length, format, diet, "
+    description += "units, name, tone, structure, budget); score = share honoured; no judge"
+    default_negative = "context_drop"
+    default_limit = 200
+    generation = GenerationSettings(max_new_tokens=256, temperature=0.1, top_p=0.9, greedy=False)
+    train_generation = GenerationSettings(max_new_tokens=512, temperature=0.1, top_p=0.9, greedy=False)
+    metric = "honoured"
+    Options = ProfilesOptions
+
+    def sources(self) -> list[DataSource]:
+        return [DataSource("generated", "tasks/profiles.py", "eval", "seeded; evaluation question bank"),
+                DataSource("generated", "tasks/profiles.py", "train", "seeded; disjoint training question bank")]
+
+    def load(self, offline: bool) -> DataSplit:
+        eval_q, train_q = _split_bank(self.default_seed)
+        evals = generate_items(eval_q, self.options.pool_size, seed=1, prefix="eval")
+        train = generate_items(train_q, self.options.train_pool_size, seed=2, prefix="train")
+        src = "tasks/profiles.py"
+        return DataSplit(evals, train, DataSource("generated", src, "eval (seed 1)"),
+                         DataSource("generated", src, "train (seed 2, disjoint questions)"))
+
+    def messages(self, item: Item, with_context: bool = True) -> list[dict[str, str]]:
+        if with_context and item.context:
+            content = f"{SHORT_ANSWER} {item.context}\n\n{item.question}"
+        else:
+            content = f"Give me a short answer (2-3 sentences).\n\n{item.question}"
+        return [{"role": "user", "content": content}]
+
+    def score(self, output: str, item: Item) -> Score:
+        prefs = preferences_of(item)
+        results = {p.kind: float(p.check(output)) for p in prefs}
+        share = sum(results.values()) / len(results) if results else 0.0
+        return Score(extracted=results, score=share, extra={f"honoured_{k}": v for k, v in results.items()})
+
+    def gold_output(self, item: Item) -> str:
+        return compliant_answer(item)
