@@ -1,0 +1,29 @@
+"""Shared fixtures: a tiny local model, an isolated cache, offline mode."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from tiny_model import build_tiny_model  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """A tiny random Llama with a trained ~400-token BPE tokenizer and a ChatML template."""
+    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "tiny-llama")
+
+
+@pytest.fixture(autouse=True)
+def _offline_env(monkeypatch):
+    """Tests never touch the model hub; the package cache is shared across tests (set MIPO_BENCH_CACHE)."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("TOKENIZERS_PARALLELISM", "false")
+    if not os.environ.get("MIPO_BENCH_CACHE"):
+        monkeypatch.setenv("MIPO_BENCH_CACHE", str(Path.home() / ".cache" / "mipo-bench"))
