@@ -1,4 +1,8 @@
-"""Build a report folder (report.md, index.html, PNG figures, wide CSV) from run folders' results.csv."""
+"""Build a report folder (report.md, index.html, PNG figures, wide CSVs) from run folders.
+
+Only results.csv, manifest.json and samples.jsonl are read: no model is loaded. Several runs
+merge into one report (e.g. one run per model family, or one run per seed).
+"""
 
 from __future__ import annotations
 
@@ -6,38 +10,77 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.errors import UserError
 from harness.rundir import atomic_write_text
-from reports.figures import round_curves
-from reports.tables import per_round_table
+from reports import figures, meta, tables
+from reports.html import Section, render_html, render_markdown
+from reports.load import load_results, open_runs
+from reports.paired import gains_vs_round0, last_round, method_vs_method
+
+GAIN_NOTE = ("Gain = last round − round 0 on the same item ids (paired). 0/1 scores: exact McNemar p-value; "
+             "graded scores: paired bootstrap p-value; when items share a user, the bootstrap resamples whole users. "
+             "CI: 95% paired bootstrap; rel. gain = gain / round 0 (its CI ignores the round-0 uncertainty). Without samples.jsonl an unpaired normal approximation is used (see 'test').")
 
 
 def load_runs(runs: list[Path]) -> pd.DataFrame:
-    """Concatenate results.csv of several runs, tagging each row with its run folder."""
-    frames = []
-    for run in runs:
-        path = Path(run) / "results.csv"
-        if not path.exists():
-            raise UserError(f"{run}: no results.csv (is this a mipo-bench run folder?)")
-        df = pd.read_csv(path)
-        df["run"] = Path(run).name
-        frames.append(df)
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    """Concatenate results.csv of several runs, tagging each row with its run label and seed."""
+    return load_results(open_runs(runs))
+
+
+def _sections(runs, df: pd.DataFrame, out: Path) -> list[Section]:
+    multi = len(runs) > 1
+    main = tables.main_metrics(df)
+    gains = gains_vs_round0(main, runs) if not main.empty else pd.DataFrame()
+    last = last_round(gains)
+    if not gains.empty:
+        gains.to_csv(out / "gains.csv", index=False)
+    s = [Section("Headline: round 0 vs last round", GAIN_NOTE, tables.headline_table(last, multi),
+                 figures.gain_heatmap(last, out, multi)),
+         Section("Main metric per model, method and round",
+                 "Each cell: mean [95% bootstrap CI] (n items). Round 0 (prompting) is the shared baseline.",
+                 tables.per_round_table(df), figures.round_curves(main, out, multi)),
+         Section("Gain per model family", "Mean of the models' paired gains per family (family from results.csv); "
+                 "CI combines the models' CIs assuming independent models.", tables.family_table(gains))]
+    methods = tables.method_table(main) if not main.empty else pd.DataFrame()
+    if not methods.empty:
+        s.append(Section("Method comparison at equal rounds", "Main metric, mean [95% CI] (n).", methods,
+                         figures.method_bars(main, out)))
+        mvm = method_vs_method(main, runs)
+        if not mvm.empty:
+            mvm = mvm.assign(**{"diff [95% CI]": [tables.fmt_gain(*t) for t in
+                                                  zip(mvm["diff"], mvm["ci_low"], mvm["ci_high"])],
+                                "p": mvm["p_value"].map(tables.fmt_p)})
+            s.append(Section("Paired method differences", "Same items, same round.",
+                             mvm[["run", "model", "task", "round", "comparison", "diff [95% CI]", "p", "n", "test"]]))
+    seeds = tables.seed_table(main, gains) if not main.empty else pd.DataFrame()
+    if not seeds.empty:
+        s.append(Section("Seed variance", "Runs differing by seed: SD across seeds (seed variance) next to the "
+                         "mean within-run sampling SE (from each run's CI). Check in 'Runs' that "
+                         "'config hash w/o seed' agrees, i.e. the runs differ only by seed.", seeds))
+    s.append(Section("Training and diagnostics per round",
+                     "loss / rewards_* from training (task _train, no CI: n = steps logged); pmi, response_words, "
+                     "distinct_2 from the diagnostic prompts.", tables.diagnostics_table(df),
+                     figures.diagnostics_curves(df, out)))
+    s += [Section("Runs", "", meta.runs_table(runs, df)), Section("Models", "", meta.models_table(runs)),
+          Section("Data", "", meta.data_table(runs))]
+    return s
 
 
 def build_report(runs: list[Path], out: Path) -> Path:
-    """Write report.md (and figures) into `out`; returns the path of report.md."""
+    """Write report.md, index.html, results_wide.csv, gains.csv and PNG figures into `out`; returns report.md."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    df = load_runs(runs)
-    table = per_round_table(df)
-    figures = round_curves(df, out)
-    lines = ["# mipo-bench report", "", f"Runs: {', '.join(str(r) for r in runs)}", "",
-             "## Main metric per model, task and round", "",
-             "Each cell: mean [95% bootstrap CI] (n items).", "", table.to_markdown(index=False) if not table.empty
-             else "_no results yet_", ""]
-    for fig in figures:
-        lines += [f"![{fig.stem}]({fig.name})", ""]
+    opened = open_runs(runs)
+    df = load_results(opened)
+    banners = [f"PARTIAL RUN: {r} was evaluated on a subset of items (--limit / task limit); numbers are not "
+               "comparable to full runs." for r in meta.partial_runs(opened, df)]
+    if df.empty:
+        banners.append("No results yet.")
+        sections = [Section("Runs", "", meta.runs_table(opened, df))]
+    else:
+        tables.wide_results(df).to_csv(out / "results_wide.csv", index=False)
+        sections = _sections(opened, df, out)
+    title = "mipo-bench report: " + ", ".join(r.label for r in opened)
     md = out / "report.md"
-    atomic_write_text(md, "\n".join(lines))
+    atomic_write_text(md, render_markdown(title, banners, sections))
+    atomic_write_text(out / "index.html", render_html(title, banners, sections))
     return md

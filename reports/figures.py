@@ -1,4 +1,4 @@
-"""Matplotlib figures (PNG) from the tidy results frame."""
+"""Matplotlib figures (PNG, Agg backend) from the tidy results frame and the paired gains."""
 
 from __future__ import annotations
 
@@ -8,41 +8,125 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from reports.tables import main_metrics  # noqa: E402
+from reports.tables import DIAG_METRICS, TRAIN_METRICS  # noqa: E402
 
 
-def round_curves(df: pd.DataFrame, out: Path) -> list[Path]:
-    """Main metric against round, one line per model and method, CI bands, one panel per task."""
-    m = main_metrics(df)
-    if m.empty:
+def _save(fig, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _lines(sub: pd.DataFrame, multi_run: bool):
+    """(label, rows by round) per run x model x trained method; round 0 (prompting) starts every line."""
+    for (run, model), g in sub.groupby(["run", "model"]):
+        base = g[g["round"] == 0]
+        methods = sorted(set(g.loc[g["round"] >= 1, "method"])) or ["prompting"]
+        for method in methods:
+            line = pd.concat([base, g[(g["method"] == method) & (g["round"] >= 1)]])
+            line = line.drop_duplicates("round").sort_values("round")
+            label = f"{model} · {method}" + (f" · {run}" if multi_run else "")
+            yield label, line
+
+
+def round_curves(main: pd.DataFrame, out: Path, multi_run: bool = False) -> list[Path]:
+    """Main metric against round, one line per model and method with 95% CI bands, one panel per task."""
+    if main.empty:
         return []
-    tasks = sorted(m["task"].unique())
+    tasks = sorted(main["task"].unique())
+    fig, axes = plt.subplots(1, len(tasks), figsize=(4.2 * len(tasks), 3.6), squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        sub = main[main["task"] == task]
+        for label, line in _lines(sub, multi_run):
+            ax.plot(line["round"], line["value"], marker="o", label=label)
+            lo, hi = line["ci_low"].astype(float), line["ci_high"].astype(float)
+            ax.fill_between(line["round"], lo, hi, alpha=0.15)
+        ax.set_title(f"{task} ({sub['metric'].iloc[0]})")
+        ax.set_xlabel("round")
+        ax.set_xticks(sorted(sub["round"].unique()))
+        top = max(1.0, float(np.nanmax(sub[["value", "ci_high"]].astype(float).to_numpy())))
+        ax.set_ylim(-0.02, top * 1.02)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=6, loc="best")
+    return [_save(fig, out / "round_curves.png")]
+
+
+def gain_heatmap(last: pd.DataFrame, out: Path, multi_run: bool = False) -> list[Path]:
+    """Gain of the last round over round 0, rows model · method, columns task; * marks p < 0.05."""
+    if last.empty:
+        return []
+    rows = last.assign(row=[f"{m} · {me}" + (f" · {r}" if multi_run else "")
+                            for m, me, r in zip(last["model"], last["method"], last["run"])])
+    grid = rows.pivot_table(index="row", columns="task", values="gain", aggfunc="first")
+    pvals = rows.pivot_table(index="row", columns="task", values="p_value", aggfunc="first")
+    data = grid.to_numpy(dtype=float)
+    lim = max(0.05, float(np.nanmax(np.abs(data))) if np.isfinite(data).any() else 0.05)
+    fig, ax = plt.subplots(figsize=(1.6 + 1.4 * grid.shape[1], 1.2 + 0.45 * grid.shape[0]))
+    im = ax.imshow(data, cmap="RdBu", vmin=-lim, vmax=lim, aspect="auto")
+    ax.set_xticks(range(grid.shape[1]), grid.columns, rotation=30, ha="right", fontsize=8)
+    ax.set_yticks(range(grid.shape[0]), grid.index, fontsize=8)
+    for i in range(grid.shape[0]):
+        for j in range(grid.shape[1]):
+            if np.isfinite(data[i, j]):
+                star = "*" if pvals.iat[i, j] < 0.05 else ""
+                ax.text(j, i, f"{data[i, j]:+.3f}{star}", ha="center", va="center", fontsize=7)
+    fig.colorbar(im, ax=ax, label="gain (last round − round 0)")
+    ax.set_title("Gain over round 0 (* p < 0.05)", fontsize=9)
+    return [_save(fig, out / "gain_heatmap.png")]
+
+
+def diagnostics_curves(df: pd.DataFrame, out: Path) -> list[Path]:
+    """Training loss / reward margin and diagnostics (pmi, response_words, distinct_2) against round."""
+    tr = df[(df["kind"] == "train") & df["metric"].isin(TRAIN_METRICS)]
+    dg = df[(df["kind"] == "diagnostic") & df["metric"].isin(DIAG_METRICS)]
+    metrics = [m for m in (*TRAIN_METRICS, *DIAG_METRICS) if m in set(tr["metric"]) | set(dg["metric"])]
+    if not metrics:
+        return []
+    fig, axes = plt.subplots(1, len(metrics), figsize=(3.6 * len(metrics), 3.3), squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        sub = pd.concat([tr, dg])
+        sub = sub[sub["metric"] == metric]
+        for task, g_task in sub.groupby("task"):
+            for label, line in _lines(g_task, multi_run=False):
+                lab = label if task == "_train" else f"{label} · {task}"
+                lo, hi = line["ci_low"].astype(float), line["ci_high"].astype(float)
+                ax.plot(line["round"], line["value"], marker="o", label=lab)
+                if lo.notna().any():
+                    ax.fill_between(line["round"], lo, hi, alpha=0.12)
+        ax.set_title(metric)
+        ax.set_xlabel("round")
+        ax.set_xticks(sorted(sub["round"].unique()))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=5, loc="best")
+    return [_save(fig, out / "training_diagnostics.png")]
+
+
+def method_bars(main: pd.DataFrame, out: Path) -> list[Path]:
+    """Main metric per method at the last round every method reached, with 95% CI error bars."""
+    trained = main[main["round"] >= 1]
+    if trained["method"].nunique() < 2:
+        return []
+    tasks = sorted(trained["task"].unique())
     fig, axes = plt.subplots(1, len(tasks), figsize=(4.2 * len(tasks), 3.4), squeeze=False)
     for ax, task in zip(axes[0], tasks):
-        sub = m[m["task"] == task]
-        base = sub[sub["method"] == "prompting"]
-        methods = sorted(set(sub["method"]) - {"prompting"}) or ["prompting"]
-        for model in sorted(sub["model"].unique()):
-            for method in methods:
-                line = pd.concat([base[base["model"] == model], sub[(sub["model"] == model) &
-                                                                  (sub["method"] == method)]])
-                line = line.drop_duplicates("round").sort_values("round")
-                if line.empty:
-                    continue
-                label = model if len(methods) == 1 else f"{model} · {method}"
-                ax.plot(line["round"], line["value"], marker="o", label=label)
-                ax.fill_between(line["round"], line["ci_low"], line["ci_high"], alpha=0.15)
-        ax.set_title(task)
-        ax.set_xlabel("round")
-        ax.set_ylabel(sub["metric"].iloc[0])
-        ax.set_xticks(sorted(sub["round"].unique()))
-        ax.set_ylim(-0.02, 1.02)
-        ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=7, loc="best")
-    fig.tight_layout()
-    path = out / "round_curves.png"
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return [path]
+        sub = main[main["task"] == task]
+        k = int(sub[sub["round"] >= 1].groupby("method")["round"].max().min())
+        pick = pd.concat([sub[sub["round"] == 0], sub[sub["round"] == k]])
+        pick = pick.groupby(["model", "method"], as_index=False).agg(
+            value=("value", "mean"), ci_low=("ci_low", "mean"), ci_high=("ci_high", "mean"))
+        models = sorted(pick["model"].unique())
+        methods = sorted(pick["method"].unique(), key=lambda m: (m != "prompting", m))
+        width = 0.8 / len(methods)
+        for i, method in enumerate(methods):
+            p = pick[pick["method"] == method].set_index("model").reindex(models)
+            err = np.vstack([p["value"] - p["ci_low"], p["ci_high"] - p["value"]]).clip(min=0)
+            ax.bar(np.arange(len(models)) + i * width, p["value"], width, yerr=err, capsize=3,
+                   label=method if method != "prompting" else "prompting (round 0)")
+        ax.set_xticks(np.arange(len(models)) + 0.4 - width / 2, models, rotation=20, ha="right", fontsize=7)
+        ax.set_title(f"{task}, round {k}")
+        ax.legend(fontsize=6)
+    return [_save(fig, out / "method_comparison.png")]

@@ -1,28 +1,179 @@
-"""Tables built from the tidy results frame."""
+"""Tables built from the tidy results frame and the paired gains (numbers formatted with n and CI)."""
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
+
+MAIN_METRICS = ("accuracy", "honoured")
+TRAIN_METRICS = ("loss", "rewards_margins", "rewards_accuracies")
+DIAG_METRICS = ("pmi", "response_words", "distinct_2")
+Z = 1.959964
 
 
 def main_metrics(df: pd.DataFrame) -> pd.DataFrame:
-    """Rows of each task's main metric (the first metric recorded for an eval task: accuracy/honoured)."""
+    """Rows of each task's main metric: accuracy/honoured, else the task's first eval metric."""
     ev = df[df["kind"] == "eval"]
-    mains = {"accuracy", "honoured"}
-    return ev[ev["metric"].isin(mains)]
+    if ev.empty:
+        return ev
+    keep = []
+    for task, grp in ev.groupby("task", sort=False):
+        names = list(dict.fromkeys(grp["metric"]))
+        main = next((m for m in MAIN_METRICS if m in names), None)
+        main = main or next((m for m in names if not m.startswith("response_")), names[0])
+        keep.append(grp[grp["metric"] == main])
+    return pd.concat(keep)
 
 
-def fmt_ci(value: float, lo: float, hi: float, n: int) -> str:
-    return f"{value:.3f} [{lo:.3f}, {hi:.3f}] (n={int(n)})"
+def _num(x) -> float:
+    try:
+        x = float(x)
+    except (TypeError, ValueError):
+        return float("nan")
+    return x
+
+
+def fmt_ci(value, lo, hi, n) -> str:
+    """`mean [lo, hi] (n=N)`; a missing CI shows as `[n/a]`."""
+    v, lo, hi = _num(value), _num(lo), _num(hi)
+    ci = f"[{lo:.3f}, {hi:.3f}]" if math.isfinite(lo) and math.isfinite(hi) else "[CI n/a]"
+    n_txt = f"n={int(n)}" if math.isfinite(_num(n)) else "n=?"
+    return f"{v:.3f} {ci} ({n_txt})"
+
+
+def fmt_gain(g, lo, hi) -> str:
+    g, lo, hi = _num(g), _num(lo), _num(hi)
+    ci = f"[{lo:+.3f}, {hi:+.3f}]" if math.isfinite(lo) and math.isfinite(hi) else "[CI n/a]"
+    return f"{g:+.3f} {ci}"
+
+
+def fmt_p(p) -> str:
+    p = _num(p)
+    if not math.isfinite(p):
+        return "n/a"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def fmt_rel(gain, lo, hi, base) -> str:
+    """Relative gain gain/base with the gain's CI scaled by base."""
+    base = _num(base)
+    if not math.isfinite(base) or base == 0:
+        return "n/a (base 0)"
+    ci = f" [{100 * _num(lo) / base:+.1f}%, {100 * _num(hi) / base:+.1f}%]" if math.isfinite(_num(lo)) else ""
+    return f"{100 * _num(gain) / base:+.1f}%{ci}"
 
 
 def per_round_table(df: pd.DataFrame) -> pd.DataFrame:
-    """model, family, method, round, and one column per task with mean [CI] (n)."""
+    """run, model, family, method, round, and one column per task with mean [CI] (n)."""
     m = main_metrics(df)
     if m.empty:
         return pd.DataFrame()
     m = m.assign(cell=[fmt_ci(v, lo, hi, n) for v, lo, hi, n in zip(m["value"], m["ci_low"], m["ci_high"], m["n"])])
-    wide = m.pivot_table(index=["model", "family", "method", "round"], columns="task", values="cell",
-                         aggfunc="first").reset_index()
+    idx = [c for c in ["run", "model", "family", "method", "round"] if c in m.columns]
+    wide = m.pivot_table(index=idx, columns="task", values="cell", aggfunc="first").reset_index()
     wide.columns.name = None
-    return wide.sort_values(["model", "round", "method"])
+    return wide.sort_values(["model", "round", "method"]).reset_index(drop=True)
+
+
+def headline_table(last: pd.DataFrame, multi_run: bool) -> pd.DataFrame:
+    """Round 0 vs last round per model x task x method: values, absolute and relative gain, CI, p."""
+    if last.empty:
+        return pd.DataFrame()
+    out = pd.DataFrame({
+        "model": last["model"], "family": last["family"], "method": last["method"], "task": last["task"],
+        "metric": last["metric"], "round 0": [f"{b:.3f} (n={n})" for b, n in zip(last["base"], last["base_n"])],
+        "last round": last["round"].astype(int),
+        "value": [f"{v:.3f} (n={n})" for v, n in zip(last["value"], last["value_n"])],
+        "gain [95% CI]": [fmt_gain(*t) for t in zip(last["gain"], last["ci_low"], last["ci_high"])],
+        "rel. gain [95% CI]": [fmt_rel(*t) for t in zip(last["gain"], last["ci_low"], last["ci_high"], last["base"])], "p": [fmt_p(p) for p in last["p_value"]],
+        "n paired": last["n"], "test": last["test"], "partial": last["partial"].map({True: "PARTIAL", False: ""}),
+    })
+    if multi_run:
+        out.insert(0, "run", last["run"].values)
+        out.insert(1, "seed", last["seed"].values)
+    return out.reset_index(drop=True)
+
+
+def family_table(gains: pd.DataFrame) -> pd.DataFrame:
+    """Mean gain per family x method x task x round; CI = normal combination of the models' gain CIs."""
+    if gains.empty:
+        return pd.DataFrame()
+    rows = []
+    for (fam, method, task, k), g in gains.groupby(["family", "method", "task", "round"]):
+        se = ((g["ci_high"] - g["ci_low"]) / (2 * Z)).pow(2).sum() ** 0.5 / len(g)
+        mean = g["gain"].mean()
+        rows.append({"family": fam, "method": method, "task": task, "round": int(k), "models": g["model"].nunique(),
+                     "runs": len(g), "n items": int(g["n"].sum()), "mean gain [95% CI]":
+                     fmt_gain(mean, mean - Z * se, mean + Z * se), "_gain": mean})
+    return pd.DataFrame(rows)
+
+
+def diagnostics_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Training (task `_train`) and diagnostic metrics per run, model, method, round (mean [CI] (n))."""
+    tr = df[(df["kind"] == "train") & df["metric"].isin(TRAIN_METRICS)]
+    dg = df[(df["kind"] == "diagnostic") & df["metric"].isin(DIAG_METRICS)]
+    both = pd.concat([tr, dg])
+    if both.empty:
+        return pd.DataFrame()
+    both = both.assign(col=[f"{t}:{m}" if t != "_train" else m for t, m in zip(both["task"], both["metric"])],
+                       cell=[fmt_ci(v, lo, hi, n) for v, lo, hi, n in
+                             zip(both["value"], both["ci_low"], both["ci_high"], both["n"])])
+    wide = both.pivot_table(index=["run", "model", "method", "round"], columns="col", values="cell",
+                            aggfunc="first").fillna("")
+    first = [m for m in TRAIN_METRICS if m in wide.columns]
+    wide = wide[first + sorted(c for c in wide.columns if c not in first)].reset_index()
+    wide.columns.name = None
+    return wide.sort_values(["model", "method", "round"]).reset_index(drop=True)
+
+
+def method_table(main: pd.DataFrame) -> pd.DataFrame:
+    """Main metric of every method side by side at equal rounds (prompting = round 0 baseline)."""
+    if main.loc[main["round"] >= 1, "method"].nunique() < 2:
+        return pd.DataFrame()
+    base = main[main["round"] == 0].set_index(["run", "model", "task"])
+    rows = []
+    for (run, model, task, k), g in main[main["round"] >= 1].groupby(["run", "model", "task", "round"]):
+        row = {"run": run, "model": model, "task": task, "round": int(k)}
+        if (run, model, task) in base.index:
+            b = base.loc[[(run, model, task)]].iloc[0]
+            row["prompting (round 0)"] = fmt_ci(b["value"], b["ci_low"], b["ci_high"], b["n"])
+        for _, r in g.iterrows():
+            row[r["method"]] = fmt_ci(r["value"], r["ci_low"], r["ci_high"], r["n"])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def seed_table(main: pd.DataFrame, gains: pd.DataFrame) -> pd.DataFrame:
+    """Where the same model x method x round x task ran with several seeds: seed SD vs sampling SE."""
+    rows = []
+    for (model, method, k, task), g in main.groupby(["model", "method", "round", "task"]):
+        if g["seed"].nunique() < 2:
+            continue
+        gg = gains[(gains["model"] == model) & (gains["method"] == method) & (gains["round"] == k) &
+                   (gains["task"] == task)] if not gains.empty else gains
+        se = ((g["ci_high"] - g["ci_low"]) / (2 * Z)).mean()
+        rows.append({"model": model, "method": method, "round": int(k), "task": task, "seeds": g["seed"].nunique(),
+                     "mean across seeds": f"{g['value'].mean():.3f}", "SD across seeds": f"{g['value'].std(ddof=1):.3f}",
+                     "mean sampling SE": f"{se:.3f}", "n per seed": "/".join(str(int(n)) for n in g["n"]),
+                     "gain mean ± SD": (f"{gg['gain'].mean():+.3f} ± {gg['gain'].std(ddof=1):.3f}"
+                                        if len(gg) > 1 else "n/a")})
+    return pd.DataFrame(rows)
+
+
+def wide_results(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per (run, model, family, method, round, task); per metric: value, ci_low, ci_high, n."""
+    idx = ["run", "seed", "model", "family", "method", "round", "task"]
+    if df.empty:
+        return pd.DataFrame(columns=idx + ["partial"])
+    df = df.assign(seed=df["seed"].fillna("").astype(str))
+    long = df.melt(id_vars=idx + ["metric"], value_vars=["value", "ci_low", "ci_high", "n"], var_name="stat",
+                   value_name="v")
+    long["col"] = [m if s == "value" else f"{m}_{s}" for m, s in zip(long["metric"], long["stat"])]
+    wide = long.pivot_table(index=idx, columns="col", values="v", aggfunc="first", dropna=False).reset_index()
+    wide.columns.name = None
+    partial = df.groupby(idx)["partial"].any().rename("partial").reset_index()
+    wide = partial.merge(wide, on=idx, how="left")
+    order = [f"{m}{suf}" for m in dict.fromkeys(df["metric"]) for suf in ("", "_ci_low", "_ci_high", "_n")]
+    wide = wide[idx + ["partial"] + [c for c in order if c in wide.columns]]
+    return wide.dropna(axis=1, how="all").sort_values(["model", "method", "round", "task"]).reset_index(drop=True)

@@ -1,0 +1,54 @@
+"""Run-vs-run comparison: paired gains (B − A) on the item ids both runs evaluated."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from harness.errors import UserError
+from reports.load import Run, load_results, open_runs, read_samples
+from reports.paired import paired_gain
+from reports.tables import main_metrics
+
+
+def _pick_round(rounds_a: set[int], rounds_b: set[int]) -> tuple[int, int]:
+    """The last round both runs reached, else the last round of each."""
+    shared = rounds_a & rounds_b
+    return (max(shared), max(shared)) if shared else (max(rounds_a), max(rounds_b))
+
+
+def _keys(main: pd.DataFrame) -> dict[tuple, set[int]]:
+    return {k: set(g["round"]) for k, g in main.groupby(["model", "method", "task"])}
+
+
+def compare_runs(run_a: Path, run_b: Path) -> pd.DataFrame:
+    """One row per shared (model, method, task): rounds compared, means, paired gain B − A, CI, p, n.
+
+    Models are matched by name; when the runs share no model but each holds exactly one, that one
+    model is compared with the other (e.g. two model families run on different machines).
+    Raises UserError when no item id is shared.
+    """
+    ra, rb = open_runs([Path(run_a), Path(run_b)])
+    if ra.label == rb.label:
+        ra, rb = Run("A:" + ra.label, ra.path, ra.manifest), Run("B:" + rb.label, rb.path, rb.manifest)
+    ma, mb = main_metrics(load_results([ra])), main_metrics(load_results([rb]))
+    ka, kb = _keys(ma), _keys(mb)
+    pairs = [(k, k) for k in sorted(set(ka) & set(kb))]
+    if not pairs and ma["model"].nunique() == 1 and mb["model"].nunique() == 1:
+        pairs = [(a, b) for a in sorted(ka) for b in sorted(kb) if a[1:] == b[1:]]
+    rows = []
+    for a, b in pairs:
+        k_a, k_b = _pick_round(ka[a], kb[b])
+        sa = read_samples(ra.samples_path(a[0], a[1], k_a, a[2]))
+        sb = read_samples(rb.samples_path(b[0], b[1], k_b, b[2]))
+        res = paired_gain(sa, sb)
+        if res is None:
+            continue
+        model = a[0] if a[0] == b[0] else f"{a[0]} → {b[0]}"
+        rows.append({"model": model, "method": a[1], "task": a[2], "round A": k_a, "round B": k_b,
+                     "A": res["base"], "B": res["value"], "gain": res["gain"], "ci_low": res["ci_low"],
+                     "ci_high": res["ci_high"], "p_value": res["p_value"], "n": res["n"], "test": res["test"]})
+    if not rows:
+        raise UserError(f"{run_a} and {run_b} share no (model, method, task) with common item ids; nothing to compare")
+    return pd.DataFrame(rows)

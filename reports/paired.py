@@ -1,0 +1,112 @@
+"""Paired gains between two evaluations of the same items (rounds, methods or runs).
+
+Pairing is on item ids found in both samples.jsonl files. 0/1 scores get an exact McNemar
+p-value and a paired bootstrap CI; graded scores a paired bootstrap CI and p-value. When the
+`user` field repeats (several items per user), the bootstrap resamples whole users and the
+bootstrap p-value replaces McNemar (whose items-are-independent assumption no longer holds).
+Without samples, the gain falls back to an unpaired normal approximation from the two CIs.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from harness.stats import is_binary, mcnemar_exact, paired_bootstrap
+from reports.load import Run, read_samples
+
+Z = 1.959964
+
+
+def paired_gain(a: dict, b: dict, n_boot: int = 5000) -> dict | None:
+    """Gain b - a over shared ids of two `read_samples` dicts; None when no id is shared."""
+    ids = sorted(set(a) & set(b))
+    if not ids:
+        return None
+    xa = [a[i][0] for i in ids]
+    xb = [b[i][0] for i in ids]
+    users = [a[i][1] if a[i][1] is not None else b[i][1] for i in ids]
+    keys = [str(u) if u is not None else f"item:{i}" for u, i in zip(users, ids)]
+    n_clusters = len(set(keys))
+    clusters = keys if n_clusters < len(ids) else None
+    res = paired_bootstrap(xa, xb, n_boot=n_boot, clusters=clusters)
+    if clusters is None and is_binary(xa) and is_binary(xb):
+        res["p_value"], test = mcnemar_exact(xa, xb), "McNemar exact"
+    else:
+        test = "paired bootstrap" + (f", {n_clusters} user clusters" if clusters else "")
+    res.update(test=test, n_clusters=n_clusters, base=float(np.mean(xa)), value=float(np.mean(xb)))
+    return res
+
+
+def _se(lo, hi) -> float:
+    try:
+        se = (float(hi) - float(lo)) / (2 * Z)
+    except (TypeError, ValueError):
+        return float("nan")
+    return se if math.isfinite(se) else float("nan")
+
+
+def unpaired_gain(base: pd.Series, row: pd.Series) -> dict:
+    """Fallback without samples: difference of the two means, normal CI from the two reported CIs."""
+    gain = float(row["value"]) - float(base["value"])
+    se = math.hypot(_se(base["ci_low"], base["ci_high"]), _se(row["ci_low"], row["ci_high"]))
+    lo, hi = (gain - Z * se, gain + Z * se) if math.isfinite(se) else (float("nan"), float("nan"))
+    p = float(math.erfc(abs(gain) / se / math.sqrt(2))) if math.isfinite(se) and se > 0 else float("nan")
+    return {"gain": gain, "ci_low": lo, "ci_high": hi, "p_value": p, "n": int(min(base["n"], row["n"])),
+            "test": "unpaired normal (no samples)", "n_clusters": float("nan")}
+
+
+def gains_vs_round0(main: pd.DataFrame, runs: list[Run]) -> pd.DataFrame:
+    """For every (run, model, method, task, round >= 1): gain over round 0 of the same run and model."""
+    by_label = {r.label: r for r in runs}
+    cols = ["run", "seed", "model", "family", "method", "task", "metric", "round", "partial"]
+    rows = []
+    base_rows = main[main["round"] == 0].set_index(["run", "model", "task"])
+    for _, row in main[main["round"] >= 1].iterrows():
+        key = (row["run"], row["model"], row["task"])
+        if key not in base_rows.index:
+            continue
+        base = base_rows.loc[[key]].iloc[0]
+        run = by_label[row["run"]]
+        a = read_samples(run.samples_path(row["model"], "prompting", 0, row["task"]))
+        b = read_samples(run.samples_path(row["model"], row["method"], row["round"], row["task"]))
+        res = paired_gain(a, b) or unpaired_gain(base, row)
+        base_v, val = float(base["value"]), float(row["value"])
+        rows.append({**{c: row[c] for c in cols}, "partial": bool(row["partial"] or base["partial"]),
+                     "base": base_v, "base_n": int(base["n"]), "value": val, "value_n": int(row["n"]),
+                     "gain": res["gain"], "ci_low": res["ci_low"], "ci_high": res["ci_high"],
+                     "rel_gain": res["gain"] / base_v if base_v else float("nan"),
+                     "p_value": res["p_value"], "n": res["n"], "n_clusters": res["n_clusters"], "test": res["test"]})
+    return pd.DataFrame(rows)
+
+
+def last_round(gains: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the last round of every (run, model, method, task)."""
+    if gains.empty:
+        return gains
+    idx = gains.groupby(["run", "model", "method", "task"])["round"].idxmax()
+    return gains.loc[idx].sort_values(["model", "method", "task", "run"]).reset_index(drop=True)
+
+
+def method_vs_method(main: pd.DataFrame, runs: list[Run]) -> pd.DataFrame:
+    """Paired difference between every two trained methods at the same (run, model, task, round)."""
+    by_label = {r.label: r for r in runs}
+    trained = main[main["round"] >= 1]
+    rows = []
+    for (run, model, task, k), grp in trained.groupby(["run", "model", "task", "round"]):
+        methods = sorted(grp["method"].unique())
+        for i, m_a in enumerate(methods):
+            for m_b in methods[i + 1:]:
+                r = by_label[run]
+                res = paired_gain(read_samples(r.samples_path(model, m_b, k, task)),
+                                  read_samples(r.samples_path(model, m_a, k, task)))
+                if res is None:
+                    ra, rb = grp[grp["method"] == m_a].iloc[0], grp[grp["method"] == m_b].iloc[0]
+                    res = unpaired_gain(rb, ra)
+                rows.append({"run": run, "model": model, "task": task, "round": int(k),
+                             "comparison": f"{m_a} − {m_b}", "diff": res["gain"], "ci_low": res["ci_low"],
+                             "ci_high": res["ci_high"], "p_value": res["p_value"], "n": res["n"],
+                             "test": res["test"]})
+    return pd.DataFrame(rows)
