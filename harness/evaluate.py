@@ -1,4 +1,8 @@
-"""Evaluation of one task: generate -> extract -> score, appended as it goes, resumable by item id."""
+"""Evaluation of one task: generate -> extract -> score, appended as it goes, resumable by item id.
+
+Tasks whose `loglik_requests` returns pairs (multiple choice with `scorer: loglik`, the judge-free
+personalization measure) are scored with `backend.loglikelihood` instead of generation.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ def sample_row(task: Task, item: Item, prompt: str, gen: Generation) -> dict:
     sc = task.score(output, item)
     return {
         "id": item.id, "prompt": prompt, "target": item.target, "output": output,
-        "extracted": sc.extracted, "score": sc.score, **sc.extra,
+        "extracted": sc.extracted, "score": sc.score, **sc.extra, **sc.details,
         "n_prompt_tokens": gen.n_prompt_tokens, "n_new_tokens": gen.n_new_tokens,
         "seconds": round(gen.seconds, 4), "truncated_output": len(gen.text) > MAX_OUTPUT_CHARS,
         "user": item.meta.get("user"),
@@ -34,7 +38,7 @@ def summarize(task: Task, rows: list[dict], seed: int = 0) -> dict[str, dict]:
     names = {task.metric: "score"}
     for r in rows:
         for k in r:
-            if k.startswith(("accuracy_", "honoured_")) and k not in names.values():
+            if (k.startswith(("accuracy_", "honoured_")) or k in task.extra_metrics) and k not in names.values():
                 names[k] = k
     out = {}
     for metric, column in names.items():
@@ -45,7 +49,37 @@ def summarize(task: Task, rows: list[dict], seed: int = 0) -> dict[str, dict]:
     toks = [float(r["n_new_tokens"]) for r in rows if r.get("n_new_tokens") is not None]
     mean, lo, hi = mean_ci(toks, seed=seed)
     out["response_tokens"] = {"value": mean, "ci_low": lo, "ci_high": hi, "n": len(toks)}
+    out.update(task.aggregate(rows, seed=seed))
     return out
+
+
+def loglik_row(task: Task, item: Item, prompt: str, pairs: list[tuple[str, str]], logliks: list[float],
+               seconds: float) -> dict:
+    """One samples.jsonl line for an item scored by log-likelihood (output = the chosen option)."""
+    sc = task.score_loglik(item, logliks)
+    return {
+        "id": item.id, "prompt": prompt, "target": item.target, "output": sc.extracted,
+        "extracted": sc.extracted, "score": sc.score, **sc.extra, **sc.details,
+        "logliks": [round(v, 4) for v in logliks], "n_requests": len(pairs),
+        "seconds": round(seconds, 4), "user": item.meta.get("user"),
+    }
+
+
+def _evaluate_loglik(backend: Backend, task: Task, todo: list[Item], requests: list[list[tuple[str, str]]],
+                     params: GenParams, keep: Callable[[dict], None], chunk: int = 32) -> None:
+    """Score items in chunks (so progress is saved as it goes) with one loglikelihood call per chunk."""
+    for start in range(0, len(todo), chunk):
+        batch = list(range(start, min(start + chunk, len(todo))))
+        flat = [pair for i in batch for pair in requests[i]]
+        t0 = time.perf_counter()
+        values = backend.loglikelihood(flat, batch_size=params.batch_size)
+        per_item = (time.perf_counter() - t0) / max(1, len(batch))
+        pos = 0
+        for i in batch:
+            n = len(requests[i])
+            keep(loglik_row(task, todo[i], requests[i][0][0] if n else "", requests[i],
+                            list(values[pos:pos + n]), per_item))
+            pos += n
 
 
 def evaluate_task(backend: Backend, task: Task, items: list[Item], params: GenParams, out_dir: Path,
@@ -58,24 +92,32 @@ def evaluate_task(backend: Backend, task: Task, items: list[Item], params: GenPa
     if on_item:
         for _ in range(len(items) - len(todo)):
             on_item()
-    prompts = [task.messages(it) for it in todo]
-    rendered = [backend.render(p) for p in prompts]
+    requests = [task.loglik_requests(it, backend) for it in todo]
 
-    def keep(i: int, gen: Generation) -> None:
-        row = sample_row(task, todo[i], rendered[i], gen)
+    def store(row: dict) -> None:
         append_jsonl(samples, row)
         done[row["id"]] = row
         if on_item:
             on_item()
 
     t0 = time.perf_counter()
-    if todo:
-        backend.generate(prompts, params, on_done=keep)
+    if todo and all(r is not None for r in requests):
+        _evaluate_loglik(backend, task, todo, requests, params, store)  # type: ignore[arg-type]
+    elif todo:
+        prompts = [task.messages(it) for it in todo]
+        rendered = [backend.render(p) for p in prompts]
+        backend.generate(prompts, params, on_done=lambda i, gen: store(sample_row(task, todo[i], rendered[i], gen)))
     rows = [done[it.id] for it in items]
     metrics = {
         **header, "kind": "eval", "task": task.id, "family_task": task.family, "n": len(rows),
-        "generation": params.to_dict(), "seconds": round(time.perf_counter() - t0, 2),
+        "generation": params.to_dict(), "scoring": _scoring(task),
+        "seconds": round(time.perf_counter() - t0, 2),
         "metrics": summarize(task, rows, seed=params.seed),
     }
     atomic_write_json(metrics_path, metrics)
     return metrics
+
+
+def _scoring(task: Task) -> str:
+    active = [s["name"] for s in task.scorers() if s.get("active")]
+    return active[0] if active else "generative"

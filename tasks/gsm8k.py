@@ -42,6 +42,7 @@ FEWSHOT = [
 class Gsm8kOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
     fewshot: int = Field(default=8, ge=0, le=8)
+    greedy: bool = False  # True: evaluate with greedy decoding instead of temperature 0.1 / top-p 0.9
 
 
 def gold_of(answer: str) -> str:
@@ -67,6 +68,17 @@ class Gsm8k(Task):
     generation = GenerationSettings(max_new_tokens=512, temperature=0.1, top_p=0.9, greedy=False)
     train_generation = GenerationSettings(max_new_tokens=1024, temperature=0.1, top_p=0.9, greedy=False)
     Options = Gsm8kOptions
+
+    def __init__(self, options: dict | None = None):
+        super().__init__(options)
+        if self.options.greedy:
+            self.generation = GenerationSettings(max_new_tokens=self.generation.max_new_tokens, temperature=0.0,
+                                                 top_p=1.0, greedy=True)
+
+    def scorers(self) -> list[dict]:
+        return [{"name": "generative", "active": True, "metrics": ["accuracy (strict)", "accuracy_strict",
+                                                                  "accuracy_flexible"],
+                 "protocol": "strict = first number after '####'; flexible = last number in the output"}]
 
     def sources(self) -> list[DataSource]:
         return [

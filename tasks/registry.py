@@ -16,7 +16,8 @@ from pathlib import Path
 from harness.errors import UserError, unknown
 from tasks.base import Task
 
-BUILTIN_MODULES = ("tasks.gsm8k", "tasks.arc", "tasks.profiles")
+BUILTIN_MODULES = ("tasks.gsm8k", "tasks.svamp", "tasks.math500", "tasks.arc", "tasks.mmlu", "tasks.csqa",
+                   "tasks.profiles", "tasks.prism", "tasks.community_alignment")
 ENTRY_POINT_GROUP = "mipo_bench.tasks"
 
 
