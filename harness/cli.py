@@ -10,7 +10,9 @@ from typing import Optional
 import typer
 from rich.console import Console
 
+from harness.cli_interop import export_app, score
 from harness.cli_models import models_app
+from harness.cli_reports import compare
 from harness.cli_tasks import tasks_app
 from harness.errors import RunFailure, UserError
 
@@ -18,6 +20,9 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="Evaluation-first benchmark harness for MIPO self-improvement rounds.")
 app.add_typer(models_app, name="models")
 app.add_typer(tasks_app, name="tasks")
+app.add_typer(export_app, name="export")
+app.command()(score)
+app.command()(compare)
 
 
 def default_out(suite: Path) -> Path:
@@ -106,12 +111,14 @@ def main() -> None:
     except Exception as e:  # click usage errors and the like
         import click
 
-        if isinstance(e, click.exceptions.Exit):
-            sys.exit(e.exit_code)
-        if isinstance(e, click.ClickException):
+        # typer >= 0.29 raises its own vendored click exceptions, which are not click's classes
+        if isinstance(e, (click.exceptions.Exit, typer.Exit)):
+            sys.exit(getattr(e, "exit_code", 0))
+        if isinstance(e, click.ClickException) or (isinstance(e, typer.TyperException)
+                                                   and hasattr(e, "format_message")):
             err.print(f"[red]error:[/red] {e.format_message()}", highlight=False, soft_wrap=True)
             sys.exit(2)
-        if isinstance(e, click.exceptions.Abort):
+        if isinstance(e, (click.exceptions.Abort, typer.Abort)):
             sys.exit(1)
         raise
 

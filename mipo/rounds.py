@@ -43,12 +43,17 @@ def finished_policy(round_dir: Path) -> Policy | None:
     return Policy(base=pol["base"], adapter=pol.get("adapter"))
 
 
+def round_sampling(plan: TaskPlan, round_k: int):
+    """The train-generation settings of round k (the task's paper defaults, seed offset by the round)."""
+    return plan.train_gen.__class__(**{**plan.train_gen.to_dict(), "seed": plan.train_gen.seed + round_k})
+
+
 def _positives(backend: Backend, plan: TaskPlan, items, path: Path, round_k: int) -> list[str]:
     """The policy's answers to `items`, resumed from positives.jsonl."""
     done = {(r["task"], r["prompt_id"]): r["text"] for r in read_jsonl(path)}
     todo = [it for it in items if (plan.task.id, it.id) not in done]
     prompts = [plan.task.train_messages(it) for it in todo]
-    params = plan.train_gen.__class__(**{**plan.train_gen.to_dict(), "seed": plan.train_gen.seed + round_k})
+    params = round_sampling(plan, round_k)
 
     def keep(i, gen):
         append_jsonl(path, {"task": plan.task.id, "prompt_id": todo[i].id, "text": gen.text})
@@ -77,12 +82,15 @@ def build_round_pairs(policy: Policy, inp: RoundInputs, round_dir: Path, round_k
                 continue
             inp.log(f"round {round_k}: {plan.task.id}: answering {len(items)} train prompts")
             positives = _positives(backend, plan, items, round_dir / "positives.jsonl", round_k)
-            task_pairs, st = build_pairs(plan.task, items, positives, plan.negative, backend, plan.train_gen,
+            task_pairs, st = build_pairs(plan.task, items, positives, plan.negative, backend,
+                                         round_sampling(plan, round_k),
                                          seed=inp.cfg.seed + round_k, round_k=round_k)
             pairs += task_pairs
             stats["per_task"][plan.task.id] = {"prompts": len(items), "pairs": st.built,
                                                "dropped_identical": st.dropped_identical,
-                                               "strategy": plan.negative}
+                                               "strategy": plan.negative, "pair_seed": inp.cfg.seed + round_k,
+                                               "sampling": round_sampling(plan, round_k).to_dict(),
+                                               "prompt_ids": [it.id for it in items]}
     finally:
         backend.close()
     problems = check_provenance(pairs)
@@ -106,7 +114,13 @@ def run_round(policy: Policy, initial: Policy, inp: RoundInputs, round_dir: Path
         raise RuntimeError(f"round {round_k}: no training pairs were built")
     inp.log(f"round {round_k} ({inp.header['method']}): training on {len(pairs)} pairs")
     train_dir = round_dir / "train"
-    if inp.header["method"] == "sft_self":
+    if inp.cfg.training.launcher == "accelerate":
+        from mipo import launch
+
+        launch.write_request(train_dir, inp.header["method"], policy, initial, round_dir / "pairs.jsonl",
+                             inp.cfg.training, inp.device, inp.dtype, inp.lora)
+        new_policy, summary = launch.launch(train_dir, inp.cfg.training.accelerate_config)
+    elif inp.header["method"] == "sft_self":
         new_policy, summary = train_sft(policy, pairs, inp.cfg.training, train_dir, inp.device, inp.dtype, inp.lora)
     else:
         new_policy, summary = train_dpo(policy, initial, pairs, inp.cfg.training, train_dir, inp.device,

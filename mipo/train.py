@@ -38,18 +38,36 @@ class StepLogger(TrainerCallback):
     def __init__(self, path: Path):
         self.path = path
         self.nonfinite = False
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("")
+        if _is_main_process():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("")
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         logs = dict(logs or {})
-        loss = logs.get("loss")
-        if loss is not None and not math.isfinite(float(loss)):
+        watched = [logs.get(k) for k in ("loss", "grad_norm")]  # the Trainer's own NaN filter is off (see _common_args)
+        if any(v is not None and not math.isfinite(float(v)) for v in watched):
             self.nonfinite = True
             control.should_training_stop = True
-        with open(self.path, "a") as f:
-            f.write(json.dumps({"step": state.global_step, **logs}) + "\n")
+        if state.is_world_process_zero:
+            with open(self.path, "a") as f:
+                f.write(json.dumps({"step": state.global_step, **logs}) + "\n")
         return control
+
+
+def _is_main_process() -> bool:
+    """True outside distributed runs and on rank 0 under `accelerate launch`."""
+    import os
+
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def _place(model, device: str):
+    """Move to the CPU/GPU of this process; under `accelerate launch` the Trainer places the model itself."""
+    import os
+
+    if device == "cuda" and "LOCAL_RANK" in os.environ:
+        return model
+    return model.to(device)
 
 
 def default_learning_rate(cfg: TrainingConfig, lora: bool) -> float:
@@ -70,6 +88,9 @@ def _common_args(cfg: TrainingConfig, out_dir: Path, device: str, lora: bool) ->
         max_length=cfg.max_length, logging_steps=1, save_strategy="no", report_to=cfg.report_to or "none",
         bf16=bf16, use_cpu=device == "cpu", gradient_checkpointing=device == "cuda" and not lora,
         seed=cfg.seed, data_seed=cfg.seed, disable_tqdm=True, dataloader_num_workers=0,
+        logging_nan_inf_filter=False,  # else a NaN/inf loss is logged as the previous mean and goes unnoticed
+        # the authors' cosine decays to 0.1x the peak learning rate
+        lr_scheduler_kwargs={"min_lr_rate": 0.1} if cfg.lr_scheduler_type == "cosine_with_min_lr" else {},
     )
 
 
@@ -87,7 +108,7 @@ def _load_trainable(policy: Policy, dtype, device: str, lora: bool, cfg: Trainin
         else:
             peft_config = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
                                      target_modules="all-linear", task_type="CAUSAL_LM")
-    return model.to(device), peft_config
+    return _place(model, device), peft_config
 
 
 def _finish(trainer, logger: StepLogger, out_dir: Path, lora: bool, policy: Policy, tokenizer,
@@ -100,11 +121,13 @@ def _finish(trainer, logger: StepLogger, out_dir: Path, lora: bool, policy: Poli
     if logger.nonfinite:
         new_policy = policy  # keep the previous checkpoint
     else:
-        trainer.model.save_pretrained(str(tmp))
-        if not lora:
-            tokenizer.save_pretrained(str(tmp))
-        shutil.rmtree(ckpt, ignore_errors=True)
-        tmp.rename(ckpt)
+        trainer.save_model(str(tmp))  # main process only; gathers ZeRO/FSDP shards
+        if trainer.is_world_process_zero():
+            if not lora:
+                tokenizer.save_pretrained(str(tmp))
+            shutil.rmtree(ckpt, ignore_errors=True)
+            tmp.rename(ckpt)
+        trainer.accelerator.wait_for_everyone()
         new_policy = Policy(base=policy.base, adapter=str(ckpt)) if lora else Policy(base=str(ckpt))
     summary = {"steps": len([s for s in steps if "loss" in s]), "seconds": round(time.perf_counter() - started, 2),
                "nonfinite_loss": logger.nonfinite, "policy": new_policy.to_dict(), **extra}
@@ -114,7 +137,19 @@ def _finish(trainer, logger: StepLogger, out_dir: Path, lora: bool, policy: Poli
         if vals:
             summary[f"mean_{key.replace('/', '_')}"] = sum(vals) / len(vals)
             summary[f"last_{key.replace('/', '_')}"] = vals[-1]
+    summary.update(_lengths(trainer))
     return new_policy, summary
+
+
+def _lengths(trainer) -> dict:
+    """Mean token lengths of the tokenized training data (chosen/rejected, or SFT completions)."""
+    cols = trainer.train_dataset.column_names
+    out = {}
+    for key, col in (("chosen", "chosen_ids"), ("rejected", "rejected_ids"), ("completion", "labels")):
+        if col in cols:
+            lens = [sum(t != -100 for t in x) if col == "labels" else len(x) for x in trainer.train_dataset[col]]
+            out[f"mean_{key}_tokens"] = sum(lens) / max(1, len(lens))
+    return out
 
 
 def _free(*objs) -> None:
@@ -126,14 +161,37 @@ def _free(*objs) -> None:
         torch.cuda.empty_cache()
 
 
-def train_dpo(policy: Policy, initial: Policy, pairs: list[dict], cfg: TrainingConfig, out_dir: Path,
-              device: str, dtype, lora: bool) -> tuple[Policy, dict]:
-    """DPO (sigmoid loss) on conversational pairs; returns the new policy and a summary."""
+def _dpo_trainer_class():
+    """DPOTrainer that can drop TRL's frozen "ref" adapter copy, so the LoRA reference is the initial model.
+
+    The drop happens before reference log-probs are precomputed (inside DPOTrainer.__init__) and again
+    after init, so both the precomputed and the on-the-fly reference use the adapter switched off.
+    """
+    from trl import DPOTrainer
+
+    class MipoDPOTrainer(DPOTrainer):
+        drop_ref_adapter = False
+
+        def _drop_ref(self) -> None:
+            model = self.accelerator.unwrap_model(self.model)
+            if self.drop_ref_adapter and "ref" in getattr(model, "peft_config", {}):
+                model.delete_adapter("ref")
+                model.set_adapter("default")
+
+        def _precompute_ref_logps(self, dataset, name, batch_size):
+            self._drop_ref()
+            return super()._precompute_ref_logps(dataset, name, batch_size)
+
+    return MipoDPOTrainer
+
+
+def build_dpo_trainer(policy: Policy, initial: Policy, pairs: list[dict], cfg: TrainingConfig, out_dir: Path,
+                      device: str, dtype, lora: bool):
+    """The configured DPO trainer (sigmoid loss, reference per `cfg.reference`) and its step logger."""
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer
-    from trl import DPOConfig, DPOTrainer
+    from trl import DPOConfig
 
-    started = time.perf_counter()
     tokenizer = AutoTokenizer.from_pretrained(policy.base)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -147,20 +205,29 @@ def train_dpo(policy: Policy, initial: Policy, pairs: list[dict], cfg: TrainingC
     if not lora:
         ref_path = initial.base if cfg.reference == "initial" else policy.base
         if not (cfg.precompute_ref_log_probs and cfg.reference == "previous"):
-            ref_model = AutoModelForCausalLM.from_pretrained(ref_path, dtype=dtype).to(device)
+            ref_model = _place(AutoModelForCausalLM.from_pretrained(ref_path, dtype=dtype), device)
     args = DPOConfig(beta=cfg.beta, loss_type=["sigmoid"], precompute_ref_log_probs=cfg.precompute_ref_log_probs,
                      **_common_args(cfg, out_dir, device, lora))
     logger = StepLogger(out_dir / "train_log.jsonl")
-    trainer = DPOTrainer(model=model, ref_model=ref_model, args=args, train_dataset=data,
-                         processing_class=tokenizer, peft_config=peft_config, callbacks=[logger])
-    if lora and policy.adapter and cfg.reference == "initial" and "ref" in trainer.model.peft_config:
-        trainer.model.delete_adapter("ref")  # reference = adapter switched off = the initial model
-        trainer.model.set_adapter("default")
+    cls = _dpo_trainer_class()
+    cls.drop_ref_adapter = bool(lora and policy.adapter and cfg.reference == "initial")
+    trainer = cls(model=model, ref_model=ref_model, args=args, train_dataset=data, processing_class=tokenizer,
+                  peft_config=peft_config, callbacks=[logger])
+    trainer._drop_ref()
+    return trainer, logger
+
+
+def train_dpo(policy: Policy, initial: Policy, pairs: list[dict], cfg: TrainingConfig, out_dir: Path,
+              device: str, dtype, lora: bool) -> tuple[Policy, dict]:
+    """DPO (sigmoid loss) on conversational pairs; returns the new policy and a summary."""
+    started = time.perf_counter()
+    trainer, logger = build_dpo_trainer(policy, initial, pairs, cfg, out_dir, device, dtype, lora)
     trainer.train()
-    result = _finish(trainer, logger, out_dir, lora, policy, tokenizer, started,
+    result = _finish(trainer, logger, out_dir, lora, policy, trainer.processing_class, started,
                      {"method": "mipo", "pairs": len(pairs), "reference": cfg.reference, "lora": lora,
-                      "learning_rate": args.learning_rate, "beta": cfg.beta})
-    _free(trainer, model, ref_model)
+                      "learning_rate": trainer.args.learning_rate, "beta": cfg.beta,
+                      "precompute_ref_log_probs": cfg.precompute_ref_log_probs})
+    _free(trainer)
     return result
 
 
@@ -186,5 +253,5 @@ def train_sft(policy: Policy, pairs: list[dict], cfg: TrainingConfig, out_dir: P
     trainer.train()
     result = _finish(trainer, logger, out_dir, lora, policy, tokenizer, started,
                      {"method": "sft_self", "pairs": len(pairs), "lora": lora, "learning_rate": args.learning_rate})
-    _free(trainer, model)
+    _free(trainer)
     return result

@@ -34,8 +34,10 @@ def normalize_number(text: str | None) -> str | None:
         return None
     if value.denominator == 1:
         return str(value.numerator)
-    as_float = float(value)
-    return repr(round(as_float, 6)) if "/" not in s else f"{value.numerator}/{value.denominator}"
+    if "/" in s:
+        return f"{value.numerator}/{value.denominator}"
+    text = f"{round(float(value), 6):.6f}".rstrip("0").rstrip(".")  # never exponent notation
+    return "0" if text in ("-0", "") else text
 
 
 def _plain_fraction(s: str) -> Fraction:

@@ -99,8 +99,9 @@ def budget(limit: int) -> Preference:
 
 
 def _prices_within(out: str, limit: int) -> bool:
-    found = re.findall(r"(?:€\s?|\beur(?:os?)?\s?)(\d+(?:[.,]\d+)?)|(\d+(?:[.,]\d+)?)\s?(?:€|euros?\b|eur\b)", out,
-                       re.IGNORECASE)
+    # (?<!\d): a number only starts after a non-digit, so a long digit run is scanned once, not quadratically
+    found = re.findall(r"(?:€\s?|\beur(?:os?)?\s?)(\d+(?:[.,]\d+)?)"
+                       r"|(?<!\d)(\d+(?:[.,]\d+)?)\s?(?:€|euros?\b|eur\b)", out, re.IGNORECASE)
     values = [float((a or b).replace(",", ".")) for a, b in found]
     return bool(values) and max(values) <= limit
 

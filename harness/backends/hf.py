@@ -84,11 +84,15 @@ class HFBackend:
             else:
                 kwargs.update(temperature=None, top_p=None, top_k=None)
             t0 = time.perf_counter()
-            out = self.model.generate(input_ids=ids.to(self.device), attention_mask=mask.to(self.device), **kwargs)
+            if sample:
+                out = self.model.generate(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
+                                          **kwargs)
+                rows = out[:, width:].cpu().tolist()
+            else:
+                rows = self._greedy(ids.to(self.device), mask.to(self.device), params.max_new_tokens)
             elapsed = (time.perf_counter() - t0) / len(idx)
-            new = out[:, width:].cpu()
             for row, i in enumerate(idx):
-                toks = new[row].tolist()
+                toks = rows[row]
                 n_new = next((k + 1 for k, t in enumerate(toks) if t in self.stop_ids), len(toks))
                 text = self.tokenizer.decode(toks[:n_new], skip_special_tokens=True).strip()
                 gen = Generation(text=text, n_prompt_tokens=len(encoded[i]), n_new_tokens=n_new, seconds=elapsed)
@@ -96,6 +100,46 @@ class HFBackend:
                 if on_done:
                     on_done(i, gen)
         return results  # type: ignore[return-value]
+
+    def _greedy(self, ids: torch.Tensor, mask: torch.Tensor, max_new: int) -> list[list[int]]:
+        """Greedy decoding of a left-padded batch that retires rows as they hit a stop token.
+
+        Same arithmetic as `model.generate(do_sample=False)` (argmax of the last-position logits,
+        positions from the attention mask), but finished rows leave the batch and the KV cache, so
+        the remaining steps run on fewer rows instead of decoding padding for the longest answer.
+        """
+        from transformers import DynamicCache
+
+        if max_new <= 0:
+            return [[] for _ in range(ids.shape[0])]
+        stop = set(self.stop_ids)
+        cache = DynamicCache(config=self.model.config)
+        pos = (mask.cumsum(-1) - 1).clamp(min=0)
+        logits = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache,
+                            use_cache=True, logits_to_keep=1).logits
+        nxt = logits[:, -1].argmax(-1)
+        last = pos[:, -1]
+        alive = list(range(ids.shape[0]))
+        toks: list[list[int]] = [[] for _ in alive]
+        for step in range(max_new):
+            keep = []
+            for r, t in enumerate(nxt.tolist()):
+                toks[alive[r]].append(t)
+                if t not in stop:
+                    keep.append(r)
+            if not keep or step == max_new - 1:
+                break
+            if len(keep) < len(alive):
+                sel = torch.tensor(keep, device=ids.device)
+                cache.batch_select_indices(sel)
+                mask, last, nxt = mask[sel], last[sel], nxt[sel]
+                alive = [alive[r] for r in keep]
+            mask = torch.cat([mask, mask.new_ones((mask.shape[0], 1))], dim=-1)
+            last = last + 1
+            logits = self.model(input_ids=nxt[:, None], attention_mask=mask, position_ids=last[:, None],
+                                past_key_values=cache, use_cache=True).logits
+            nxt = logits[:, -1].argmax(-1)
+        return toks
 
     @torch.inference_mode()
     def loglikelihood(self, requests: list[tuple[str, str]], batch_size: int = 8) -> list[float]:

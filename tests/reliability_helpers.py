@@ -1,0 +1,37 @@
+"""Helpers for the reliability tests: run the CLI in-process and write tiny suites."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+
+def run_cli(args: list[str], monkeypatch, capsys) -> tuple[int, str, str]:
+    """`mipo-bench ARGS` through harness.cli.main (exit codes and one-line errors); returns (code, out, err)."""
+    from harness.cli import main
+
+    capsys.readouterr()
+    monkeypatch.setattr(sys, "argv", ["mipo-bench", *map(str, args)])
+    code = 0
+    try:
+        main()
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def tiny_suite(path: Path, model: Path | str, tasks: str = "[{id: arc_challenge, limit: 2}]", rounds: int = 0,
+               extra: str = "") -> Path:
+    """A suite file for the tiny model: greedy, 8 new tokens, small training settings."""
+    path.write_text(f"""
+name: tiny
+models: ["{model}"]
+tasks: {tasks}
+rounds: {rounds}
+generation: {{greedy: true, max_new_tokens: 8, batch_size: 1}}
+mipo: {{train_prompts_per_round: 4, diagnostics_prompts: 0, sampling: {{max_new_tokens: 8, greedy: true}}}}
+training: {{per_device_batch_size: 2, gradient_accumulation_steps: 1, max_length: 256}}
+{extra}
+""")
+    return path

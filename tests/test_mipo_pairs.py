@@ -1,0 +1,129 @@
+"""Pair construction: derangements, provenance, and each negative strategy with the fake backend."""
+
+import random
+
+import pytest
+
+from harness.backends.base import GenParams
+from harness.backends.fake import FakeBackend
+from mipo.pairs import build_pairs, check_provenance, derangement, drop_sentence
+from tasks.base import DataSplit, Item, Score, Task
+
+PARAMS = GenParams(max_new_tokens=8, temperature=0.1, top_p=0.9, greedy=False)
+
+
+class ToyTask(Task):
+    """A two-field task: an optional user profile (context) and a question."""
+
+    id = "toy"
+    family = "personalization"
+
+    def load(self, offline):
+        return DataSplit([], [], None, None)
+
+    def messages(self, item, with_context=True):
+        text = f"{item.context}\n\n{item.question}" if with_context and item.context else item.question
+        return [{"role": "user", "content": text}]
+
+    def score(self, output, item):
+        return Score(extracted=output, score=0.0)
+
+    def gold_output(self, item):
+        return ""
+
+
+def _items(n, context=True):
+    return [Item(id=f"q{i}", question=f"Fact {i} is known. Fact {i + 1} is too. What is {i}?",
+                 context=f"I am user {i}." if context else None) for i in range(n)]
+
+
+def _echo(text):
+    return "answer to " + text.split("<user>")[-1].split("</user>")[0][-40:]
+
+
+@pytest.mark.parametrize("n", [2, 3, 4, 5, 7, 10, 33])
+def test_derangement_has_no_fixed_points(n):
+    for seed in range(50):
+        perm = derangement(n, random.Random(seed))
+        assert sorted(perm) == list(range(n))
+        assert all(i != p for i, p in enumerate(perm))
+
+
+def test_derangement_needs_two():
+    with pytest.raises(ValueError):
+        derangement(1, random.Random(0))
+
+
+def test_derangement_pairs_and_provenance():
+    task, items = ToyTask(), _items(6)
+    positives = [f"pos {i}" for i in range(6)]
+    pairs, stats = build_pairs(task, items, positives, "derangement", FakeBackend(_echo), PARAMS, 0, 1)
+    assert stats.built == 6 and stats.dropped_identical == 0 and not check_provenance(pairs)
+    by_id = dict(zip([it.id for it in items], positives))
+    for p in pairs:
+        assert p["negative_strategy"] == "derangement" and p["rejected_from"] != p["prompt_id"]
+        assert p["rejected"] == by_id[p["rejected_from"]] and p["round"] == 1
+
+
+def test_identical_pairs_are_dropped_and_counted():
+    task, items = ToyTask(), _items(4)
+    pairs, stats = build_pairs(task, items, ["same"] * 4, "derangement", FakeBackend(), PARAMS, 0, 1)
+    assert pairs == [] and stats.dropped_identical == 4 and stats.built == 0
+
+
+def test_resample_uses_another_prompt():
+    task, items = ToyTask(), _items(5)
+    backend = FakeBackend(_echo)
+    pairs, _ = build_pairs(task, items, [f"pos {i}" for i in range(5)], "resample", backend, PARAMS, 3, 2)
+    assert backend.calls == 5 and not check_provenance(pairs)
+    for p in pairs:
+        assert p["rejected_from"] != p["prompt_id"] and p["rejected_prompt"] != p["prompt"]
+        assert p["rejected"] == _echo(f"<user>{p['rejected_prompt']}</user>")
+
+
+def test_context_drop_removes_only_the_profile():
+    task, items = ToyTask(), _items(3)
+    pairs, _ = build_pairs(task, items, ["pos"] * 3, "context_drop", FakeBackend(_echo), PARAMS, 0, 1)
+    assert not check_provenance(pairs)
+    for p, it in zip(pairs, items):
+        assert p["rejected_from"] == p["prompt_id"] and p["rejected_prompt"] == it.question
+        assert it.context in p["prompt"] and it.context not in p["rejected_prompt"]
+    with pytest.raises(ValueError, match="no user context"):
+        build_pairs(task, _items(3, context=False), ["pos"] * 3, "context_drop", FakeBackend(), PARAMS, 0, 1)
+
+
+def test_partial_prompt_drops_one_sentence():
+    task, items = ToyTask(), _items(3, context=False)
+    pairs, _ = build_pairs(task, items, ["pos"] * 3, "partial_prompt", FakeBackend(_echo), PARAMS, 0, 1)
+    assert not check_provenance(pairs)
+    for p in pairs:
+        assert p["rejected_from"] == p["prompt_id"] and p["negative_strategy"] == "partial_prompt"
+        assert len(p["rejected_prompt"].split(". ")) == len(p["prompt"].split(". ")) - 1
+        assert p["rejected_prompt"].endswith("?")  # the question sentence is kept
+    assert drop_sentence("Only one sentence?", random.Random(0)) == "Only one sentence?"
+
+
+def test_check_provenance_catches_violations():
+    base = {"prompt": "profile\n\nWhat?", "rejected_prompt": "What?"}
+    ok = [{**base, "prompt_id": "a", "rejected_from": "b", "negative_strategy": "derangement"},
+          {**base, "prompt_id": "a", "rejected_from": "a", "negative_strategy": "context_drop"}]
+    assert check_provenance(ok) == []
+    bad = [{**base, "prompt_id": "a", "rejected_from": "a", "negative_strategy": "derangement"},
+           {**base, "prompt_id": "a", "rejected_from": "a", "negative_strategy": "resample"},
+           {**base, "prompt_id": "a", "rejected_from": "b", "negative_strategy": "context_drop"},
+           {**base, "prompt_id": "a", "rejected_from": "b", "negative_strategy": "partial_prompt"},
+           {**base, "prompt_id": "a", "rejected_from": "a", "negative_strategy": "context_drop",
+            "rejected_prompt": "Another question?"}]
+    assert len(check_provenance(bad)) == 5
+
+
+def test_unknown_strategy_rejected():
+    with pytest.raises(ValueError):
+        build_pairs(ToyTask(), _items(3), ["p"] * 3, "shuffle", FakeBackend(), PARAMS, 0, 1)
+
+
+def test_suite_overrides_negative_strategy(tmp_path):
+    from harness.config import parse_suite
+
+    cfg = parse_suite({"models": ["m"], "tasks": [{"id": "gsm8k", "negative": "resample"}, "profile_prefs"]})
+    assert cfg.tasks[0].negative == "resample" and cfg.tasks[1].negative is None
