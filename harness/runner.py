@@ -179,12 +179,15 @@ class SuiteRunner:
                                   {**header, "partial": plan.partial},
                                   on_item=lambda bar=bar: progress.advance(bar))
             if diag_pending:
-                backend = fp32_scorer(backend, lambda: HFBackend.load(  # score log-probs in fp32
-                    policy.base, device=self.device, dtype=torch.float32, adapter=policy.adapter, name=header["model"]))
+                outputs = {}
                 for plan in diag_pending:
                     self.log(f"{header['model']} r{header['round']}: diagnostics on {len(plan.diag_items)} "
                              f"held-out {plan.task.id} train prompts")
-                    metrics = diagnostics.measure(backend, plan.task, plan.diag_items, plan.gen,
+                    outputs[plan.task.id] = diagnostics.responses(backend, plan.task, plan.diag_items, plan.gen)
+                backend = fp32_scorer(backend, lambda: HFBackend.load(  # score log-probs in fp32
+                    policy.base, device=self.device, dtype=torch.float32, adapter=policy.adapter, name=header["model"]))
+                for plan in diag_pending:
+                    metrics = diagnostics.measure(backend, plan.task, plan.diag_items, outputs[plan.task.id],
                                                   seed=self.cfg.seed)
                     atomic_write_json(round_dir / "diagnostics" / plan.task.id / "diagnostics.json",
                                       {**header, "kind": "diagnostic", "task": plan.task.id, "metrics": metrics})

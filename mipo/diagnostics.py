@@ -25,7 +25,12 @@ def _distinct_ci(texts: list[str], seed: int, n_boot: int = 500) -> tuple[float,
     return distinct_n(texts), float(lo), float(hi)
 
 
-def measure(backend: Backend, task: Task, items: list[Item], params: GenParams, seed: int) -> dict[str, dict]:
+def responses(backend: Backend, task: Task, items: list[Item], params: GenParams) -> list[str]:
+    """The model's answers y to the held-out prompts x (generated at the evaluation dtype)."""
+    return [g.text for g in backend.generate([task.train_messages(it) for it in items], params)]
+
+
+def measure(backend: Backend, task: Task, items: list[Item], outputs: list[str], seed: int) -> dict[str, dict]:
     """PMI = mean over prompts of log pi(y|x) - log pi(y|x'), with y the model's answer to x.
 
     x' is the same query without the user's profile for context-drop tasks, else another prompt.
@@ -34,7 +39,6 @@ def measure(backend: Backend, task: Task, items: list[Item], params: GenParams, 
     if len(items) < 2:
         return {}
     prompts = [task.train_messages(it) for it in items]
-    outputs = [g.text for g in backend.generate(prompts, params)]
     if task.default_negative == "context_drop":
         others = [task.train_messages(it, with_context=False) for it in items]
     else:

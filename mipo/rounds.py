@@ -14,6 +14,7 @@ from pathlib import Path
 
 from harness.backends.base import Backend
 from harness.config import SuiteConfig
+from harness.errors import RunFailure
 from harness.plan import TaskPlan, round_prompts
 from harness.rundir import append_jsonl, atomic_write_json, read_jsonl, write_jsonl
 from mipo.pairs import build_pairs, check_provenance
@@ -95,7 +96,7 @@ def build_round_pairs(policy: Policy, inp: RoundInputs, round_dir: Path, round_k
         backend.close()
     problems = check_provenance(pairs)
     if problems:
-        raise RuntimeError(f"pair provenance check failed: {problems[0]}")
+        raise RunFailure(f"pair provenance check failed: {problems[0]}")
     stats["total_pairs"] = len(pairs)
     stats["dropped_identical"] = sum(s["dropped_identical"] for s in stats["per_task"].values())
     write_jsonl(pairs_path, pairs)
@@ -111,7 +112,8 @@ def run_round(policy: Policy, initial: Policy, inp: RoundInputs, round_dir: Path
         return done
     pairs, stats = build_round_pairs(policy, inp, round_dir, round_k)
     if len(pairs) < 1:
-        raise RuntimeError(f"round {round_k}: no training pairs were built")
+        raise RunFailure(f"round {round_k}: no training pairs were built (every chosen response equalled its rejected one); "
+                         "use sampling (mipo.sampling.greedy: false) or more train prompts")
     inp.log(f"round {round_k} ({inp.header['method']}): training on {len(pairs)} pairs")
     train_dir = round_dir / "train"
     if inp.cfg.training.launcher == "accelerate":

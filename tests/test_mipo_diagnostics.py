@@ -2,10 +2,15 @@
 
 from harness.backends.base import GenParams
 from harness.backends.fake import FakeBackend
-from mipo.diagnostics import distinct_n, measure
+from mipo.diagnostics import distinct_n, measure as _measure, responses
 from test_mipo_pairs import ToyTask, _items
 
 PARAMS = GenParams(max_new_tokens=8)
+
+
+def measure(backend, task, items, params, seed):
+    """Generate the responses, then score them (the two steps the runner separates)."""
+    return _measure(backend, task, items, responses(backend, task, items, params), seed=seed)
 
 
 def _question(rendered: str) -> str:
