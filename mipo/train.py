@@ -71,10 +71,11 @@ def _place(model, device: str):
 
 
 def default_learning_rate(cfg: TrainingConfig, lora: bool) -> float:
-    """The paper's 5e-7 for full fine-tuning; 5e-5 for LoRA, which otherwise barely moves a short run."""
+    """The paper's 5e-7 for full fine-tuning; 2e-4 for LoRA (a zero-initialised adapter and a handful of
+    CPU steps: at 5e-5 the quick suite's reward margins stayed within +-0.06 of zero)."""
     if cfg.learning_rate is not None:
         return cfg.learning_rate
-    return 5e-5 if lora else 5e-7
+    return 2e-4 if lora else 5e-7
 
 
 def _common_args(cfg: TrainingConfig, out_dir: Path, device: str, lora: bool) -> dict:

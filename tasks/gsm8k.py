@@ -51,7 +51,13 @@ def gold_of(answer: str) -> str:
 
 
 def build_prompt(question: str, fewshot: int, instruction: str = INSTRUCTION) -> str:
-    """One user turn: instruction, worked examples, then the question."""
+    """One user turn: instruction, worked examples, then the question.
+
+    Zero-shot prompts carry no "Question:/Answer:" scaffold: with a bare trailing "Answer:" small
+    instruct models reply with a number and skip the step-by-step reasoning the paper asks for.
+    """
+    if fewshot == 0:
+        return f"{instruction}\n\n{question}"
     parts = [instruction, ""]
     for q, a in FEWSHOT[:fewshot]:
         parts += [f"Question: {q}", f"Answer: {a}", ""]

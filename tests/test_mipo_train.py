@@ -117,7 +117,7 @@ def test_paper_defaults_on_gpu():
     assert (args["adam_beta1"], args["adam_beta2"]) == (0.9, 0.95) and args["lr_scheduler_type"] == "cosine"
     assert args["warmup_steps"] == 0.03 and args["num_train_epochs"] == 1.0 and args["bf16"] is True
     assert args["per_device_train_batch_size"] * args["gradient_accumulation_steps"] == 4
-    assert _common_args(cfg, __import__("pathlib").Path("/tmp/x"), "cpu", lora=True)["learning_rate"] == 5e-5
+    assert _common_args(cfg, __import__("pathlib").Path("/tmp/x"), "cpu", lora=True)["learning_rate"] == 2e-4
     assert _common_args(TrainingConfig(report_to=["wandb"]), __import__("pathlib").Path("/tmp/x"), "cpu",
                         True)["report_to"] == ["wandb"]
     floor = _common_args(TrainingConfig(lr_scheduler_type="cosine_with_min_lr"), __import__("pathlib").Path("/x"),
@@ -126,7 +126,7 @@ def test_paper_defaults_on_gpu():
 
 
 def test_lora_default_lr_moves_the_policy(tiny_model_dir, tmp_path):
-    """LoRA at the default 5e-5 over a few epochs: logged loss falls below log 2, margins turn positive."""
+    """LoRA at the default 2e-4 over a few epochs: logged loss falls below log 2, margins turn positive."""
     initial = Policy(base=str(tiny_model_dir))
     new, summary = train_dpo(initial, initial, PAIRS, _cfg(epochs=8, warmup_ratio=0.0), tmp_path, "cpu",
                              torch.float32, lora=True)
