@@ -8,23 +8,25 @@ from collections.abc import Sequence
 import numpy as np
 
 
+def _boot_means(x: np.ndarray, n_boot: int, rng: np.random.Generator, clusters: Sequence | None) -> np.ndarray:
+    """Bootstrap means of `x`, resampling items, or whole clusters (e.g. users) when given."""
+    if clusters is None:
+        return x[rng.integers(0, x.size, size=(n_boot, x.size))].mean(axis=1)
+    keys = np.asarray([str(c) for c in clusters])
+    uniq = np.unique(keys)
+    sums = np.array([x[keys == k].sum() for k in uniq])
+    counts = np.array([(keys == k).sum() for k in uniq])
+    pick = rng.integers(0, len(uniq), size=(n_boot, len(uniq)))
+    return sums[pick].sum(axis=1) / counts[pick].sum(axis=1)
+
+
 def mean_ci(values: Sequence[float], n_boot: int = 2000, alpha: float = 0.05, seed: int = 0,
             clusters: Sequence | None = None) -> tuple[float, float, float]:
     """Mean and percentile-bootstrap (1-alpha) CI; resamples whole clusters (e.g. users) when given."""
     x = np.asarray(values, dtype=float)
     if x.size == 0:
         return float("nan"), float("nan"), float("nan")
-    rng = np.random.default_rng(seed)
-    if clusters is None:
-        boots = x[rng.integers(0, x.size, size=(n_boot, x.size))].mean(axis=1)
-    else:
-        keys = np.asarray([str(c) for c in clusters])
-        uniq = np.unique(keys)
-        groups = [x[keys == k] for k in uniq]
-        sums = np.array([g.sum() for g in groups])
-        counts = np.array([g.size for g in groups])
-        pick = rng.integers(0, len(groups), size=(n_boot, len(groups)))
-        boots = sums[pick].sum(axis=1) / counts[pick].sum(axis=1)
+    boots = _boot_means(x, n_boot, np.random.default_rng(seed), clusters)
     lo, hi = np.quantile(boots, [alpha / 2, 1 - alpha / 2])
     return float(x.mean()), float(lo), float(hi)
 
@@ -35,16 +37,7 @@ def paired_bootstrap(a: Sequence[float], b: Sequence[float], n_boot: int = 5000,
     d = np.asarray(b, dtype=float) - np.asarray(a, dtype=float)
     if d.size == 0:
         return {"gain": float("nan"), "ci_low": float("nan"), "ci_high": float("nan"), "p_value": float("nan"), "n": 0}
-    rng = np.random.default_rng(seed)
-    if clusters is None:
-        boots = d[rng.integers(0, d.size, size=(n_boot, d.size))].mean(axis=1)
-    else:
-        keys = np.asarray([str(c) for c in clusters])
-        uniq = np.unique(keys)
-        sums = np.array([d[keys == k].sum() for k in uniq])
-        counts = np.array([(keys == k).sum() for k in uniq])
-        pick = rng.integers(0, len(uniq), size=(n_boot, len(uniq)))
-        boots = sums[pick].sum(axis=1) / counts[pick].sum(axis=1)
+    boots = _boot_means(d, n_boot, np.random.default_rng(seed), clusters)
     lo, hi = np.quantile(boots, [alpha / 2, 1 - alpha / 2])
     centred = boots - boots.mean()
     p = float(min(1.0, (np.sum(np.abs(centred) >= abs(d.mean())) + 1) / (n_boot + 1)))

@@ -13,23 +13,12 @@ from hypothesis import strategies as st
 
 from harness.errors import UserError
 from harness.score import parse_prediction, read_predictions
+from reliability_helpers import run_cli
 
 TASKS = ("gsm8k", "arc_challenge")
 LIMIT = 6
 
 
-def run_cli(args: list[str], monkeypatch, capsys) -> tuple[int, str, str]:
-    """Run `mipo-bench ARGS` in-process through the real entry point (exit codes included)."""
-    from harness.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["mipo-bench", *args])
-    code = 0
-    try:
-        main()
-    except SystemExit as e:
-        code = int(e.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def fixed_outputs(task_id: str, docs: list[dict]) -> dict[str, str]:

@@ -9,23 +9,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from reliability_helpers import run_cli
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "adding-a-task.md"
 
 
-def run_cli(args: list[str], monkeypatch, capsys) -> tuple[int, str, str]:
-    """`mipo-bench ARGS` through the real entry point; returns (exit code, stdout, stderr)."""
-    from harness.cli import main
-
-    capsys.readouterr()
-    monkeypatch.setattr(sys, "argv", ["mipo-bench", *map(str, args)])
-    code = 0
-    try:
-        main()
-    except SystemExit as e:
-        code = int(e.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 @pytest.fixture
