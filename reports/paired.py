@@ -76,6 +76,8 @@ def gains_vs_round0(main: pd.DataFrame, runs: list[Run]) -> pd.DataFrame:
         base_v, val = float(base["value"]), float(row["value"])
         rows.append({**{c: row[c] for c in cols}, "partial": bool(row["partial"] or base["partial"]),
                      "base": base_v, "base_n": int(base["n"]), "value": val, "value_n": int(row["n"]),
+                     "base_lo": base["ci_low"], "base_hi": base["ci_high"], "value_lo": row["ci_low"],
+                     "value_hi": row["ci_high"],
                      "gain": res["gain"], "ci_low": res["ci_low"], "ci_high": res["ci_high"],
                      "rel_gain": res["gain"] / base_v if base_v else float("nan"),
                      "p_value": res["p_value"], "n": res["n"], "n_clusters": res["n_clusters"], "test": res["test"]})

@@ -82,11 +82,14 @@ def headline_table(last: pd.DataFrame, multi_run: bool) -> pd.DataFrame:
         return pd.DataFrame()
     out = pd.DataFrame({
         "model": last["model"], "family": last["family"], "method": last["method"], "task": last["task"],
-        "metric": last["metric"], "round 0": [f"{b:.3f} (n={n})" for b, n in zip(last["base"], last["base_n"])],
+        "metric": last["metric"],
+        "round 0 [95% CI]": [fmt_ci(*t) for t in zip(last["base"], last["base_lo"], last["base_hi"], last["base_n"])],
         "last round": last["round"].astype(int),
-        "value": [f"{v:.3f} (n={n})" for v, n in zip(last["value"], last["value_n"])],
+        "last round value [95% CI]": [fmt_ci(*t) for t in zip(last["value"], last["value_lo"], last["value_hi"],
+                                                               last["value_n"])],
         "gain [95% CI]": [fmt_gain(*t) for t in zip(last["gain"], last["ci_low"], last["ci_high"])],
-        "rel. gain [95% CI]": [fmt_rel(*t) for t in zip(last["gain"], last["ci_low"], last["ci_high"], last["base"])], "p": [fmt_p(p) for p in last["p_value"]],
+        "rel. gain [95% CI]": [fmt_rel(*t) for t in zip(last["gain"], last["ci_low"], last["ci_high"], last["base"])],
+        "p": [fmt_p(p) for p in last["p_value"]],
         "n paired": last["n"], "test": last["test"], "partial": last["partial"].map({True: "PARTIAL", False: ""}),
     })
     if multi_run:
