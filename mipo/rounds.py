@@ -83,13 +83,15 @@ def build_round_pairs(policy: Policy, inp: RoundInputs, round_dir: Path, round_k
                 continue
             inp.log(f"round {round_k}: {plan.task.id}: answering {len(items)} train prompts")
             positives = _positives(backend, plan, items, round_dir / "positives.jsonl", round_k)
-            task_pairs, st = build_pairs(plan.task, items, positives, plan.negative, backend,
+            # sft_self trains on the chosen side only: its negatives cost no generation
+            strategy = "derangement" if inp.header["method"] == "sft_self" else plan.negative
+            task_pairs, st = build_pairs(plan.task, items, positives, strategy, backend,
                                          round_sampling(plan, round_k),
                                          seed=inp.cfg.seed + round_k, round_k=round_k)
             pairs += task_pairs
             stats["per_task"][plan.task.id] = {"prompts": len(items), "pairs": st.built,
                                                "dropped_identical": st.dropped_identical,
-                                               "strategy": plan.negative, "pair_seed": inp.cfg.seed + round_k,
+                                               "strategy": strategy, "pair_seed": inp.cfg.seed + round_k,
                                                "sampling": round_sampling(plan, round_k).to_dict(),
                                                "prompt_ids": [it.id for it in items]}
     finally:
