@@ -19,6 +19,7 @@ import torch
 from transformers import TrainerCallback
 
 from harness.config import TrainingConfig
+from harness.devices import cpu_has_fast_bf16
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ def default_learning_rate(cfg: TrainingConfig, lora: bool) -> float:
 
 
 def _common_args(cfg: TrainingConfig, out_dir: Path, device: str, lora: bool) -> dict:
-    bf16 = cfg.bf16 if cfg.bf16 is not None else device == "cuda"
+    bf16 = cfg.bf16 if cfg.bf16 is not None else (device == "cuda" or cpu_has_fast_bf16())
     return dict(
         output_dir=str(out_dir / "trainer"), learning_rate=default_learning_rate(cfg, lora),
         adam_beta1=cfg.adam_beta1, adam_beta2=cfg.adam_beta2, weight_decay=cfg.weight_decay,
@@ -99,7 +100,8 @@ def _load_trainable(policy: Policy, dtype, device: str, lora: bool, cfg: Trainin
     """The model to train: base weights, plus the previous adapter (trainable) when there is one."""
     from transformers import AutoModelForCausalLM
 
-    model = AutoModelForCausalLM.from_pretrained(policy.base, dtype=dtype)
+    # CPU: fp32 master weights under bf16 autocast (measured 59 s vs 77 s with bf16 weights, 105 s fp32)
+    model = AutoModelForCausalLM.from_pretrained(policy.base, dtype=torch.float32 if device == "cpu" else dtype)
     peft_config = None
     if lora:
         from peft import LoraConfig, PeftModel
@@ -206,7 +208,8 @@ def build_dpo_trainer(policy: Policy, initial: Policy, pairs: list[dict], cfg: T
     if not lora:
         ref_path = initial.base if cfg.reference == "initial" else policy.base
         if not (cfg.precompute_ref_log_probs and cfg.reference == "previous"):
-            ref_model = _place(AutoModelForCausalLM.from_pretrained(ref_path, dtype=dtype), device)
+            ref_dtype = torch.float32 if device == "cpu" else dtype
+            ref_model = _place(AutoModelForCausalLM.from_pretrained(ref_path, dtype=ref_dtype), device)
     args = DPOConfig(beta=cfg.beta, loss_type=["sigmoid"], precompute_ref_log_probs=cfg.precompute_ref_log_probs,
                      **_common_args(cfg, out_dir, device, lora))
     logger = StepLogger(out_dir / "train_log.jsonl")

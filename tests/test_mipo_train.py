@@ -20,7 +20,7 @@ PAIRS = [
 
 
 def _cfg(**kw) -> TrainingConfig:
-    base = dict(per_device_batch_size=2, gradient_accumulation_steps=1, max_length=128, seed=0)
+    base = dict(per_device_batch_size=2, gradient_accumulation_steps=1, max_length=128, seed=0, bf16=False)  # exact fp32 comparisons
     return TrainingConfig(**{**base, **kw})
 
 
