@@ -74,7 +74,7 @@ def eval_cmd(
     from harness.runner import RunOptions, SuiteRunner
 
     cfg = parse_suite({"name": "eval", "models": [model], "tasks": [t.strip() for t in tasks.split(",") if t.strip()],
-                       "methods": ["prompting"], "rounds": 0, "include": [str(p) for p in include]}, "eval")
+                       "methods": ["prompting"], "rounds": 0, "mipo": {"diagnostics_prompts": 0}, "include": [str(p) for p in include]}, "eval")
     report = SuiteRunner(cfg, RunOptions(out=out, limit=limit, device=device)).execute()
     typer.echo(f"report: {report / 'report.md'}")
 
