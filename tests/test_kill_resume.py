@@ -14,7 +14,6 @@ from collections import Counter
 from pathlib import Path
 
 import pandas as pd
-import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 KEYS = ["model", "family", "method", "round", "task", "metric", "kind", "partial"]

@@ -16,7 +16,7 @@ import harness.pypi_fetch as pypi_fetch
 import harness.rundir as rundir
 from harness.backends.base import GenParams
 from harness.backends.fake import FakeBackend
-from harness.errors import RunFailure, UserError
+from harness.errors import UserError
 from harness.evaluate import MAX_OUTPUT_CHARS, evaluate_task
 from harness.models.aliases import ALIASES, PypiGguf
 from reliability_helpers import run_cli, tiny_suite
