@@ -95,6 +95,9 @@ class Task(ABC):
 
     def __init__(self, options: dict | None = None):
         self.options = self.Options.model_validate(options or {})
+        if getattr(self.options, "greedy", False):  # tasks whose options offer `greedy` switch to argmax decoding
+            self.generation = GenerationSettings(max_new_tokens=self.generation.max_new_tokens, temperature=0.0,
+                                                 top_p=1.0, greedy=True)
 
     # --- data -------------------------------------------------------------------------------
     def sources(self) -> list[DataSource]:

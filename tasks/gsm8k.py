@@ -75,12 +75,6 @@ class Gsm8k(Task):
     train_generation = GenerationSettings(max_new_tokens=1024, temperature=0.1, top_p=0.9, greedy=False)
     Options = Gsm8kOptions
 
-    def __init__(self, options: dict | None = None):
-        super().__init__(options)
-        if self.options.greedy:
-            self.generation = GenerationSettings(max_new_tokens=self.generation.max_new_tokens, temperature=0.0,
-                                                 top_p=1.0, greedy=True)
-
     def scorers(self) -> list[dict]:
         return [{"name": "generative", "active": True, "metrics": ["accuracy (strict)", "accuracy_strict",
                                                                   "accuracy_flexible"],

@@ -81,11 +81,6 @@ class Math500(Task):
     train_generation = GenerationSettings(max_new_tokens=1024, temperature=0.1, top_p=0.9, greedy=False)
     Options = MathOptions
 
-    def __init__(self, options: dict | None = None):
-        super().__init__(options)
-        if self.options.greedy:
-            self.generation = GenerationSettings(max_new_tokens=1024, temperature=0.0, top_p=1.0, greedy=True)
-
     def sources(self) -> list[DataSource]:
         return [
             DataSource("hub", "HuggingFaceH4/MATH-500", "test", "evaluation when online"),
