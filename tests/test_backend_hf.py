@@ -29,3 +29,53 @@ def test_loglikelihood_matches_unbatched_forward(tiny_model_dir):
         want = sum(float(logits[len(ids_c) - 1 + k, t]) for k, t in enumerate(ids_x))
         assert abs(got - want) < 1e-3
     assert all(v < 0 for v in batched)
+
+
+def _hf_generate(backend, prompts, params):
+    """The same call through HF `generate` (the batcher switched off)."""
+    batcher, backend.batcher = backend.batcher, None
+    try:
+        return backend.generate(prompts, params)
+    finally:
+        backend.batcher = batcher
+
+
+def test_continuous_batcher_matches_hf_generate(tiny_model_dir):
+    """Rows stop at different steps, free slots are refilled and the shared system prompt is encoded once:
+    the texts and token counts must still equal HF generate's, for every batch size."""
+    from harness.backends.batcher import common_prefix
+
+    b = HFBackend.load(str(tiny_model_dir), dtype=torch.float32)
+    assert b.batcher is not None
+    qs = ["What is 2 + 3?", "I am vegetarian.", "Question: apples", "Give me a short answer", "- first point",
+          "el plan es simple y es para usted; le plan est simple", "The answer is: A.", "der plan ist einfach",
+          "Solve the following math problem step by step. #### 42", "How many apples are left? 12 - 4 = 8"]
+    prompts = [[{"role": "system", "content": "You are a helpful assistant. Keep every answer short."},
+                {"role": "user", "content": q}] for q in qs]
+    encoded = b._encode([b.render(p) for p in prompts])
+    assert common_prefix(encoded) >= 8
+    raw: dict[int, list[int]] = {}
+    b.batcher.stop = set()
+    b.batcher.run(encoded, list(range(len(qs))), 30, 4, lambda i, toks: raw.__setitem__(i, toks))
+    assert all(len(t) == 30 for t in raw.values())
+    # a stop token that every row emits, first at different steps: rows finish at different times
+    firsts = {t: {seq.index(t) for seq in raw.values()} for t in raw[0] if all(t in seq for seq in raw.values())}
+    stop = max(firsts, key=lambda t: (len(firsts[t]), -min(firsts[t])))
+    assert len(firsts[stop]) >= 3
+    b.stop_ids = [stop]
+    b.batcher.stop = {stop}
+    for bs in (1, 3, 4, 16):
+        params = GenParams(max_new_tokens=30, batch_size=bs)
+        ours, ref = b.generate(prompts, params), _hf_generate(b, prompts, params)
+        assert [(g.text, g.n_new_tokens) for g in ours] == [(g.text, g.n_new_tokens) for g in ref]
+        assert len({g.n_new_tokens for g in ours}) >= 3
+
+
+def test_batcher_reports_each_item_once_in_completion_order(tiny_model_dir):
+    b = HFBackend.load(str(tiny_model_dir), dtype=torch.float32)
+    prompts = [[{"role": "user", "content": q}] for q in ("hi", "apples and pears", "2 + 3", "plan")]
+    seen: list[int] = []
+    gens = b.generate(prompts, GenParams(max_new_tokens=5, batch_size=2), on_done=lambda i, g: seen.append(i))
+    assert sorted(seen) == [0, 1, 2, 3]
+    assert all(g is not None and g.n_new_tokens <= 5 for g in gens)
+    assert b.generate(prompts[:1], GenParams(max_new_tokens=0, batch_size=2))[0].n_new_tokens == 0

@@ -1,4 +1,4 @@
-"""The transformers backend: chat templates, length-bucketed batched generation, gathered log-probs."""
+"""The transformers backend: chat templates, continuous greedy batching, seeded sampling, gathered log-probs."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from collections.abc import Callable
 
 import torch
 
-from harness.backends.base import GenParams, Generation
+from harness.backends.base import Generation, GenParams
+from harness.backends.batcher import GreedyBatcher, supports_batcher
 
 STOP_TOKENS = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<end_of_turn>")
 
@@ -32,10 +33,13 @@ class HFBackend:
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
         self.stop_ids = stop_token_ids(tokenizer)
+        # greedy decoding goes through the continuous batcher; sampling (seeded per batch) through HF generate
+        self.batcher = GreedyBatcher(self.model, self.stop_ids, tokenizer.pad_token_id) \
+            if supports_batcher(self.model) else None
 
     @classmethod
     def load(cls, path: str, device: str = "cpu", dtype=torch.float32, adapter: str | None = None,
-             name: str | None = None) -> "HFBackend":
+             name: str | None = None) -> HFBackend:
         """Load a model folder (and optionally a PEFT adapter, merged for speed)."""
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -65,6 +69,22 @@ class HFBackend:
         encoded = self._encode(texts)
         order = sorted(range(len(texts)), key=lambda i: -len(encoded[i]))  # length buckets
         results: list[Generation | None] = [None] * len(texts)
+        clock = [time.perf_counter()]
+
+        def finish(i: int, toks: list[int], seconds: float | None = None) -> None:
+            n_new = next((k + 1 for k, t in enumerate(toks) if t in self.stop_ids), len(toks))
+            if seconds is None:  # wall time since the previous completion: they sum to the call's time
+                now = time.perf_counter()
+                seconds, clock[0] = now - clock[0], now
+            text = self.tokenizer.decode(toks[:n_new], skip_special_tokens=True).strip()
+            results[i] = Generation(text=text, n_prompt_tokens=len(encoded[i]), n_new_tokens=n_new, seconds=seconds)
+            if on_done:
+                on_done(i, results[i])
+
+        sample = not params.greedy and params.temperature > 0
+        if not sample and self.batcher is not None:
+            self.batcher.run(encoded, order, params.max_new_tokens, params.batch_size, finish)
+            return results  # type: ignore[return-value]
         pad = self.tokenizer.pad_token_id
         for start in range(0, len(order), params.batch_size):
             idx = order[start:start + params.batch_size]
@@ -75,7 +95,6 @@ class HFBackend:
                 seq = encoded[i]
                 ids[row, width - len(seq):] = torch.tensor(seq)
                 mask[row, width - len(seq):] = 1
-            sample = not params.greedy and params.temperature > 0
             kwargs = dict(max_new_tokens=params.max_new_tokens, do_sample=sample, pad_token_id=pad,
                           eos_token_id=self.stop_ids)
             if sample:
@@ -84,62 +103,11 @@ class HFBackend:
             else:
                 kwargs.update(temperature=None, top_p=None, top_k=None)
             t0 = time.perf_counter()
-            if sample:
-                out = self.model.generate(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
-                                          **kwargs)
-                rows = out[:, width:].cpu().tolist()
-            else:
-                rows = self._greedy(ids.to(self.device), mask.to(self.device), params.max_new_tokens)
+            out = self.model.generate(input_ids=ids.to(self.device), attention_mask=mask.to(self.device), **kwargs)
             elapsed = (time.perf_counter() - t0) / len(idx)
-            for row, i in enumerate(idx):
-                toks = rows[row]
-                n_new = next((k + 1 for k, t in enumerate(toks) if t in self.stop_ids), len(toks))
-                text = self.tokenizer.decode(toks[:n_new], skip_special_tokens=True).strip()
-                gen = Generation(text=text, n_prompt_tokens=len(encoded[i]), n_new_tokens=n_new, seconds=elapsed)
-                results[i] = gen
-                if on_done:
-                    on_done(i, gen)
+            for row, toks in enumerate(out[:, width:].cpu().tolist()):
+                finish(idx[row], toks, elapsed)
         return results  # type: ignore[return-value]
-
-    def _greedy(self, ids: torch.Tensor, mask: torch.Tensor, max_new: int) -> list[list[int]]:
-        """Greedy decoding of a left-padded batch that retires rows as they hit a stop token.
-
-        Same arithmetic as `model.generate(do_sample=False)` (argmax of the last-position logits,
-        positions from the attention mask), but finished rows leave the batch and the KV cache, so
-        the remaining steps run on fewer rows instead of decoding padding for the longest answer.
-        """
-        from transformers import DynamicCache
-
-        if max_new <= 0:
-            return [[] for _ in range(ids.shape[0])]
-        stop = set(self.stop_ids)
-        cache = DynamicCache(config=self.model.config)
-        pos = (mask.cumsum(-1) - 1).clamp(min=0)
-        logits = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache,
-                            use_cache=True, logits_to_keep=1).logits
-        nxt = logits[:, -1].argmax(-1)
-        last = pos[:, -1]
-        alive = list(range(ids.shape[0]))
-        toks: list[list[int]] = [[] for _ in alive]
-        for step in range(max_new):
-            keep = []
-            for r, t in enumerate(nxt.tolist()):
-                toks[alive[r]].append(t)
-                if t not in stop:
-                    keep.append(r)
-            if not keep or step == max_new - 1:
-                break
-            if len(keep) < len(alive):
-                sel = torch.tensor(keep, device=ids.device)
-                cache.batch_select_indices(sel)
-                mask, last, nxt = mask[sel], last[sel], nxt[sel]
-                alive = [alive[r] for r in keep]
-            mask = torch.cat([mask, mask.new_ones((mask.shape[0], 1))], dim=-1)
-            last = last + 1
-            logits = self.model(input_ids=nxt[:, None], attention_mask=mask, position_ids=last[:, None],
-                                past_key_values=cache, use_cache=True).logits
-            nxt = logits[:, -1].argmax(-1)
-        return toks
 
     @torch.inference_mode()
     def loglikelihood(self, requests: list[tuple[str, str]], batch_size: int = 8) -> list[float]:
@@ -173,7 +141,7 @@ class HFBackend:
         return out
 
     def close(self) -> None:
-        self.model = None
+        self.model = self.batcher = None
         import gc
 
         gc.collect()
