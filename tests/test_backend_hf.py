@@ -79,3 +79,19 @@ def test_batcher_reports_each_item_once_in_completion_order(tiny_model_dir):
     assert sorted(seen) == [0, 1, 2, 3]
     assert all(g is not None and g.n_new_tokens <= 5 for g in gens)
     assert b.generate(prompts[:1], GenParams(max_new_tokens=0, batch_size=2))[0].n_new_tokens == 0
+
+
+def test_shared_context_loglik_matches_flat_scoring(tiny_model_dir):
+    """Choices of one question share its encoded context; scores must equal the one-sequence-per-choice path."""
+    b = HFBackend.load(str(tiny_model_dir), dtype=torch.float32)
+    q1 = b.render([{"role": "user", "content": "Question: What is 2 + 3? A. 5 B. 6 C. 7"}])
+    q2 = b.render([{"role": "user", "content": "I am vegetarian. What should I cook?"}])
+    reqs = [(q1, " A"), (q1, " B. 6 apples"), (q1, ""), (q2, "pasta with tomatoes"), (q2, " B"),
+            (q1, "The answer is: C."), (q2, "x")]
+    shared = b.loglikelihood(reqs, batch_size=2)
+    batcher, b.batcher = b.batcher, None  # forces the flat path
+    flat = b.loglikelihood(reqs, batch_size=3)
+    b.batcher = batcher
+    assert shared[2] == 0.0
+    assert all(abs(s - f) < 1e-3 for s, f in zip(shared, flat)), (shared, flat)
+    assert len({round(v, 3) for v in shared}) == len(shared)  # distinct: rows not mixed up

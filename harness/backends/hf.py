@@ -9,6 +9,7 @@ import torch
 
 from harness.backends.base import Generation, GenParams
 from harness.backends.batcher import GreedyBatcher, supports_batcher
+from harness.backends.shared_context import shared_context_loglik
 
 STOP_TOKENS = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<end_of_turn>")
 
@@ -111,9 +112,25 @@ class HFBackend:
 
     @torch.inference_mode()
     def loglikelihood(self, requests: list[tuple[str, str]], batch_size: int = 8) -> list[float]:
-        """Sum of log p(continuation | context); lm-head applied only to the continuation positions."""
-        ctx_ids = self._encode([c for c, _ in requests])
+        """Sum of log p(continuation | context); lm-head applied only to the continuation positions.
+
+        When contexts repeat (the choices of a multiple-choice item), each distinct context is encoded once.
+        """
         cont_ids = [self.tokenizer(c, add_special_tokens=False)["input_ids"] for _, c in requests]
+        groups: dict[str, list[int]] = {}
+        for i, (ctx, _) in enumerate(requests):
+            groups.setdefault(ctx, []).append(i)
+        if self.batcher is not None and len(groups) < len(requests):
+            members = list(groups.values())
+            scores = shared_context_loglik(self.model, self._encode(list(groups)),
+                                           [[cont_ids[i] for i in m] for m in members],
+                                           self.tokenizer.pad_token_id, batch_size)
+            out = [0.0] * len(requests)
+            for m, vals in zip(members, scores):
+                for i, v in zip(m, vals):
+                    out[i] = v
+            return out
+        ctx_ids = self._encode([c for c, _ in requests])
         order = sorted(range(len(requests)), key=lambda i: -(len(ctx_ids[i]) + len(cont_ids[i])))
         out = [0.0] * len(requests)
         pad = self.tokenizer.pad_token_id
