@@ -95,3 +95,18 @@ def test_shared_context_loglik_matches_flat_scoring(tiny_model_dir):
     assert shared[2] == 0.0
     assert all(abs(s - f) < 1e-3 for s, f in zip(shared, flat)), (shared, flat)
     assert len({round(v, 3) for v in shared}) == len(shared)  # distinct: rows not mixed up
+
+
+def test_sliding_window_models_fall_back_to_hf_generate(tiny_model_dir):
+    """A cache with sliding-window layers is not the batcher's: greedy decoding goes through HF generate."""
+    from transformers import AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
+
+    tok = AutoTokenizer.from_pretrained(str(tiny_model_dir))
+    cfg = Qwen2Config(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                      num_attention_heads=2, num_key_value_heads=2, use_sliding_window=True, sliding_window=8,
+                      max_window_layers=0, layer_types=["sliding_attention", "full_attention"])
+    b = HFBackend(Qwen2ForCausalLM(cfg), tok)
+    assert b.batcher is None
+    gens = b.generate([[{"role": "user", "content": "hi"}]] * 2, GenParams(max_new_tokens=4, batch_size=2))
+    assert all(1 <= g.n_new_tokens <= 4 for g in gens)
+    assert gens[0].text == gens[1].text
