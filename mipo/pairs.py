@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import random
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from harness.backends.base import Backend, GenParams
 from tasks.base import Item, Task
 
 STRATEGIES = ("derangement", "resample", "context_drop", "partial_prompt")
+# negatives sample with seed + this offset: a resampled answer to prompt j must not repeat j's positive
+# (the transformers backend seeds each request from the seed and the prompt)
+NEGATIVE_SEED_OFFSET = 7919
 
 
 def derangement(n: int, rng: random.Random) -> list[int]:
@@ -59,6 +62,7 @@ def build_pairs(task: Task, items: list[Item], positives: list[str], strategy: s
     if strategy == "context_drop" and not any(it.context for it in items):
         raise ValueError(f"task {task.id} has no user context to drop; use derangement")
     rng = random.Random(seed)
+    params = replace(params, seed=params.seed + NEGATIVE_SEED_OFFSET)
     n = len(items)
     prompts = [task.train_messages(it, with_context=True) for it in items]
     rejected_prompts: list[list[dict] | None] = [None] * n

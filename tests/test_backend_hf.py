@@ -110,3 +110,47 @@ def test_sliding_window_models_fall_back_to_hf_generate(tiny_model_dir):
     gens = b.generate([[{"role": "user", "content": "hi"}]] * 2, GenParams(max_new_tokens=4, batch_size=2))
     assert all(1 <= g.n_new_tokens <= 4 for g in gens)
     assert gens[0].text == gens[1].text
+
+
+def test_sampling_depends_on_prompt_and_seed_not_on_batching(tiny_model_dir):
+    """Each request samples with its own generator: batch size and order do not change a sample (so a
+    resumed run samples what an uninterrupted one would); a repeated prompt gets a fresh sample."""
+    b = HFBackend.load(str(tiny_model_dir), dtype=torch.float32)
+    assert b.batcher is not None and b.sample_in_batcher
+    prompts = [[{"role": "user", "content": q}] for q in ("What is 2 + 3?", "I am vegetarian.", "What is 2 + 3?",
+                                                          "Question: apples", "plan")]
+    params = GenParams(max_new_tokens=12, batch_size=1, greedy=False, temperature=1.0, top_p=0.9, seed=5)
+    one = [g.text for g in b.generate(prompts, params)]
+    three = [g.text for g in b.generate(prompts, GenParams(**{**params.to_dict(), "batch_size": 3}))]
+    rev = [g.text for g in b.generate(prompts[::-1][:4], GenParams(**{**params.to_dict(), "batch_size": 2}))][::-1]
+    assert one == three
+    # prompts 1..4 in reverse: prompt 2 (a repeat of prompt 0 before) is now the first occurrence
+    assert rev == [one[1], one[0], one[3], one[4]]
+    assert one[0] != one[2]  # the same prompt twice in one call: two different samples
+    other = [g.text for g in b.generate(prompts, GenParams(**{**params.to_dict(), "seed": 6}))]
+    assert other != one
+
+
+def test_sampler_filtering_equals_hf_warpers():
+    """Temperature, then top-k, then top-p: the same kept tokens and values as HF generate's warpers."""
+    from transformers.generation.logits_process import (
+        TemperatureLogitsWarper,
+        TopKLogitsWarper,
+        TopPLogitsWarper,
+    )
+
+    from harness.backends.sampling import Sampler
+
+    torch.manual_seed(0)
+    logits = torch.randn(6, 300) * 3
+    for temperature, top_k, top_p in ((1.0, 50, 0.9), (0.7, 0, 0.5), (1.3, 5, 1.0), (0.1, 50, 0.95)):
+        ours = Sampler(temperature, top_p, top_k, seed=0).filtered_logits(logits)
+        ref = TemperatureLogitsWarper(temperature)(None, logits.clone())
+        if top_k:
+            ref = TopKLogitsWarper(top_k)(None, ref)
+        if top_p < 1.0:
+            ref = TopPLogitsWarper(top_p)(None, ref)
+        assert torch.equal(torch.isinf(ours), torch.isinf(ref))
+        kept = ~torch.isinf(ref)
+        assert torch.allclose(ours[kept], ref[kept])
+        assert kept.sum(-1).min() >= 1

@@ -1,11 +1,11 @@
-"""Continuous greedy batching for the transformers backend.
+"""Continuous batching for the transformers backend (greedy and per-request seeded sampling).
 
 Rows leave the batch when they emit a stop token and waiting prompts take their slots at once, so
 the batch stays full instead of decoding padding (HF `generate`) or shrinking (retire-only). The
 prompt prefix shared by every request (system prompt, few-shot turns) is encoded once and copied
 into each new row's cache. Keys and values live in buffers with spare columns, so a decode step
 writes one column instead of concatenating the whole cache (`DynamicLayer.update`). The arithmetic
-per row is `model.generate(do_sample=False)`'s: argmax of the last logits, positions from the mask.
+per row is `model.generate`'s: the next token from the last logits, positions from the mask.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import torch
 from transformers import DynamicCache
 from transformers.cache_utils import DynamicLayer
+
+from harness.backends.sampling import Sampler
 
 MIN_SHARED_PREFIX = 8  # tokens; a shorter common prefix is not worth a separate forward
 
@@ -145,8 +147,8 @@ def _pad_left(x: torch.Tensor, width: int) -> torch.Tensor:
     return torch.cat([x.new_zeros(shape), x], dim=dim)
 
 
-class GreedyBatcher:
-    """Greedy decoding of many prompts with at most `batch_size` rows in flight."""
+class ContinuousBatcher:
+    """Greedy or sampled decoding of many prompts with at most `batch_size` rows in flight."""
 
     def __init__(self, model, stop_ids: list[int], pad_id: int):
         self.model = model
@@ -159,8 +161,16 @@ class GreedyBatcher:
 
     @torch.inference_mode()
     def run(self, prompts: list[list[int]], order: list[int], max_new: int, batch_size: int,
-            on_done: Callable[[int, list[int]], None]) -> None:
-        """Decode every prompt (taken in `order`); `on_done(index, tokens)` as each one finishes."""
+            on_done: Callable[[int, list[int]], None], sampler: Sampler | None = None) -> None:
+        """Decode every prompt (taken in `order`); `on_done(index, tokens)` as each one finishes.
+
+        Greedy without a sampler; with one, request i samples with its own generator (see sampling.py).
+        """
+        gens = sampler.generators(prompts, self.device) if sampler else None
+
+        def pick(logits: torch.Tensor, items: list[int]) -> torch.Tensor:
+            return sampler.pick(logits, [gens[i] for i in items]) if sampler else logits.argmax(-1)
+
         if max_new <= 0:
             for i in order:
                 on_done(i, [])
@@ -174,7 +184,7 @@ class GreedyBatcher:
             free = batch_size - (len(batch.items) if batch else 0)
             if free and pending:
                 new = [pending.popleft() for _ in range(min(free, len(pending)))]
-                fresh = self._prefill([prompts[i][shared:] for i in new], new, shared, prefix_kv)
+                fresh = self._prefill([prompts[i][shared:] for i in new], new, shared, prefix_kv, pick)
                 for i in new:
                     toks[i] = []
                 if batch is None:
@@ -190,7 +200,7 @@ class GreedyBatcher:
             logits = self.model(input_ids=batch.nxt[:, None], attention_mask=batch.mask,
                                 position_ids=batch.last[:, None], past_key_values=batch.cache,
                                 use_cache=True).logits
-            batch.nxt = logits[:, -1].argmax(-1)
+            batch.nxt = pick(logits[:, -1], batch.items)
             self._record(batch, toks, rows=range(len(batch.items)))
 
     def _prefix(self, ids: list[int]) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -201,7 +211,7 @@ class GreedyBatcher:
         return [(layer.keys, layer.values) for layer in cache.layers]
 
     def _prefill(self, suffixes: list[list[int]], items: list[int], shared: int,
-                 prefix_kv: list[tuple[torch.Tensor, torch.Tensor]] | None) -> _Batch:
+                 prefix_kv: list[tuple[torch.Tensor, torch.Tensor]] | None, pick) -> _Batch:
         """Encode new rows (left-padded among themselves) after the shared prefix; returns their batch."""
         width = max(len(s) for s in suffixes)
         ids = torch.full((len(suffixes), width), self.pad, dtype=torch.long)
@@ -220,7 +230,7 @@ class GreedyBatcher:
             cache = slot_cache(self.model.config)
         logits = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache,
                             use_cache=True, logits_to_keep=1).logits
-        return _Batch(cache=cache, mask=mask, last=pos[:, -1], nxt=logits[:, -1].argmax(-1), items=list(items))
+        return _Batch(cache=cache, mask=mask, last=pos[:, -1], nxt=pick(logits[:, -1], items), items=list(items))
 
     @staticmethod
     def _record(batch: _Batch, toks: dict[int, list[int]], rows) -> None:

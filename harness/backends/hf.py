@@ -1,4 +1,4 @@
-"""The transformers backend: chat templates, continuous greedy batching, seeded sampling, gathered log-probs."""
+"""The transformers backend: chat templates, continuous batching (greedy and seeded sampling), gathered log-probs."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from collections.abc import Callable
 import torch
 
 from harness.backends.base import Generation, GenParams
-from harness.backends.batcher import GreedyBatcher, supports_batcher
+from harness.backends.batcher import ContinuousBatcher, supports_batcher
+from harness.backends.sampling import Sampler, plain_sampling
 from harness.backends.shared_context import shared_context_loglik
 
 STOP_TOKENS = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<end_of_turn>")
@@ -34,9 +35,11 @@ class HFBackend:
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
         self.stop_ids = stop_token_ids(tokenizer)
-        # greedy decoding goes through the continuous batcher; sampling (seeded per batch) through HF generate
-        self.batcher = GreedyBatcher(self.model, self.stop_ids, tokenizer.pad_token_id) \
+        # decoding goes through the continuous batcher; HF generate where the model's cache or its
+        # generation_config (repetition penalty, ...) needs more than the batcher does
+        self.batcher = ContinuousBatcher(self.model, self.stop_ids, tokenizer.pad_token_id) \
             if supports_batcher(self.model) else None
+        self.sample_in_batcher = plain_sampling(self.model.generation_config)
 
     @classmethod
     def load(cls, path: str, device: str = "cpu", dtype=torch.float32, adapter: str | None = None,
@@ -83,8 +86,11 @@ class HFBackend:
                 on_done(i, results[i])
 
         sample = not params.greedy and params.temperature > 0
-        if not sample and self.batcher is not None:
-            self.batcher.run(encoded, order, params.max_new_tokens, params.batch_size, finish)
+        if self.batcher is not None and (not sample or self.sample_in_batcher):
+            top_k = self.model.generation_config.top_k
+            sampler = Sampler(params.temperature, params.top_p, 50 if top_k is None else top_k,  # HF's default
+                              params.seed) if sample else None
+            self.batcher.run(encoded, order, params.max_new_tokens, params.batch_size, finish, sampler)
             return results  # type: ignore[return-value]
         pad = self.tokenizer.pad_token_id
         for start in range(0, len(order), params.batch_size):
