@@ -83,8 +83,14 @@ def _evaluate_loglik(backend: Backend, task: Task, todo: list[Item], requests: l
 
 
 def evaluate_task(backend: Backend, task: Task, items: list[Item], params: GenParams, out_dir: Path,
-                  header: dict, on_item: Callable[[], None] | None = None) -> dict:
-    """Evaluate `items`, skipping ids already in samples.jsonl; writes samples.jsonl and metrics.json."""
+                  header: dict, on_item: Callable[[], None] | None = None,
+                  also: list[list[dict[str, str]]] | None = None) -> dict:
+    """Evaluate `items`, skipping ids already in samples.jsonl; writes samples.jsonl and metrics.json.
+
+    `also`: extra prompts (the round's diagnostics) answered in the same generation call, so they fill the
+    evaluation's batches; their texts are returned under "also" (None when the task is scored by
+    log-likelihood or nothing was left to evaluate: the caller generates them itself).
+    """
     samples = out_dir / "samples.jsonl"
     metrics_path = out_dir / "metrics.json"
     done = {r["id"]: r for r in read_jsonl(samples)}
@@ -101,12 +107,20 @@ def evaluate_task(backend: Backend, task: Task, items: list[Item], params: GenPa
             on_item()
 
     t0 = time.perf_counter()
+    also_texts = None
     if todo and all(r is not None for r in requests):
         _evaluate_loglik(backend, task, todo, requests, params, store)  # type: ignore[arg-type]
     elif todo:
         prompts = [task.messages(it) for it in todo]
         rendered = [backend.render(p) for p in prompts]
-        backend.generate(prompts, params, on_done=lambda i, gen: store(sample_row(task, todo[i], rendered[i], gen)))
+        extra = also or []
+
+        def finished(i: int, gen) -> None:
+            if i < len(todo):
+                store(sample_row(task, todo[i], rendered[i], gen))
+
+        gens = backend.generate(prompts + extra, params, on_done=finished)
+        also_texts = [g.text for g in gens[len(todo):]] if also else None
     rows = [done[it.id] for it in items]
     metrics = {
         **header, "kind": "eval", "task": task.id, "family_task": task.family, "n": len(rows),
@@ -115,7 +129,7 @@ def evaluate_task(backend: Backend, task: Task, items: list[Item], params: GenPa
         "metrics": summarize(task, rows, seed=params.seed),
     }
     atomic_write_json(metrics_path, metrics)
-    return metrics
+    return {**metrics, "also": also_texts}
 
 
 def _scoring(task: Task) -> str:

@@ -168,6 +168,8 @@ class SuiteRunner:
             self.log(f"{header['model']} {header['method']} round {header['round']}: already evaluated")
             return
         backend = load(policy)
+        outputs: dict[str, list[str]] = {}  # diagnostic responses, generated with the evaluation where possible
+        diag_ids = {p.task.id for p in diag_pending}
         try:
             with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                           console=self.console, transient=False) as progress:
@@ -175,15 +177,19 @@ class SuiteRunner:
                     label = f"{header['model']} r{header['round']} {header['method']} {plan.task.id}"
                     bar = progress.add_task(label, total=len(plan.eval_items))
                     out_dir = round_dir / "tasks" / plan.task.id
-                    evaluate_task(backend, plan.task, plan.eval_items, plan.gen, out_dir,
-                                  {**header, "partial": plan.partial},
-                                  on_item=lambda bar=bar: progress.advance(bar))
+                    also = [plan.task.train_messages(it) for it in plan.diag_items] \
+                        if plan.task.id in diag_ids else None
+                    got = evaluate_task(backend, plan.task, plan.eval_items, plan.gen, out_dir,
+                                        {**header, "partial": plan.partial},
+                                        on_item=lambda bar=bar: progress.advance(bar), also=also)
+                    if got.get("also") is not None:
+                        outputs[plan.task.id] = got["also"]
             if diag_pending:
-                outputs = {}
                 for plan in diag_pending:
                     self.log(f"{header['model']} r{header['round']}: diagnostics on {len(plan.diag_items)} "
                              f"held-out {plan.task.id} train prompts")
-                    outputs[plan.task.id] = diagnostics.responses(backend, plan.task, plan.diag_items, plan.gen)
+                    if plan.task.id not in outputs:
+                        outputs[plan.task.id] = diagnostics.responses(backend, plan.task, plan.diag_items, plan.gen)
                 backend = fp32_scorer(backend, lambda: HFBackend.load(  # score log-probs in fp32
                     policy.base, device=self.device, dtype=torch.float32, adapter=policy.adapter, name=header["model"]))
                 for plan in diag_pending:

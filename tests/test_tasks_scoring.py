@@ -81,3 +81,26 @@ def test_generative_path_unchanged(tmp_path):
     metrics = evaluate_task(backend, task, ITEMS, GenParams(), tmp_path, header={})
     assert metrics["metrics"]["accuracy"]["value"] == 1.0 and backend.calls == len(ITEMS)
     assert "acc_norm" not in metrics["metrics"]
+
+
+def test_diagnostic_prompts_ride_along_with_the_evaluation(tmp_path, tiny_model_dir):
+    """Extra prompts generated in the evaluation's call: same texts as a separate call, samples.jsonl untouched."""
+    from harness.backends.hf import HFBackend
+    from mipo.diagnostics import responses
+
+    backend = HFBackend.load(str(tiny_model_dir))
+    task = _Mc()
+    held_out = [Item(id=f"t{i}", question=f"Which is {i} times two?", target="A", choices=(str(2 * i), "one"))
+                for i in range(3)]
+    params = GenParams(batch_size=4, max_new_tokens=12)
+    got = evaluate_task(backend, task, ITEMS, params, tmp_path, header={},
+                        also=[task.train_messages(it) for it in held_out])
+    assert got["also"] == responses(backend, task, held_out, params)
+    rows = [json.loads(line) for line in (tmp_path / "samples.jsonl").read_text().splitlines()]
+    assert sorted(r["id"] for r in rows) == [it.id for it in ITEMS]
+    # nothing left to evaluate (resumed): the caller generates the diagnostics itself
+    again = evaluate_task(backend, task, ITEMS, params, tmp_path, header={}, also=[task.train_messages(held_out[0])])
+    assert again["also"] is None
+    loglik = evaluate_task(backend, _Mc({"scorer": "loglik"}), ITEMS, params, tmp_path / "ll", header={},
+                           also=[task.train_messages(held_out[0])])
+    assert loglik["also"] is None
