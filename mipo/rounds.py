@@ -17,7 +17,7 @@ from harness.config import SuiteConfig
 from harness.errors import RunFailure
 from harness.plan import TaskPlan, round_prompts
 from harness.rundir import append_jsonl, atomic_write_json, read_jsonl, write_jsonl
-from mipo.pairs import build_pairs, check_provenance
+from mipo.pairs import NEGATIVE_SEED_OFFSET, build_pairs, check_provenance
 from mipo.train import Policy, train_dpo, train_sft
 
 
@@ -93,6 +93,8 @@ def build_round_pairs(policy: Policy, inp: RoundInputs, round_dir: Path, round_k
                                                "dropped_identical": st.dropped_identical,
                                                "strategy": strategy, "pair_seed": inp.cfg.seed + round_k,
                                                "sampling": round_sampling(plan, round_k).to_dict(),
+                                               "negative_seed": None if strategy == "derangement" else
+                                               round_sampling(plan, round_k).seed + NEGATIVE_SEED_OFFSET,
                                                "prompt_ids": [it.id for it in items]}
     finally:
         backend.close()

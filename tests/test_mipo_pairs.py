@@ -127,3 +127,18 @@ def test_suite_overrides_negative_strategy(tmp_path):
 
     cfg = parse_suite({"models": ["m"], "tasks": [{"id": "gsm8k", "negative": "resample"}, "profile_prefs"]})
     assert cfg.tasks[0].negative == "resample" and cfg.tasks[1].negative is None
+
+
+def test_resampled_negative_is_a_fresh_sample_not_the_other_prompts_positive(tiny_model_dir):
+    """The transformers backend seeds each request from the seed and the prompt: negatives must use another
+    seed, or `resample` would hand back the other prompt's positive word for word."""
+    from harness.backends.hf import HFBackend
+
+    backend = HFBackend.load(str(tiny_model_dir))
+    task, items = ToyTask(), _items(4)
+    params = GenParams(max_new_tokens=12, temperature=1.0, top_p=0.95, greedy=False, seed=11)
+    positives = [g.text for g in backend.generate([task.train_messages(it) for it in items], params)]
+    pairs, _ = build_pairs(task, items, positives, "resample", backend, params, 3, 1)
+    by_id = {it.id: pos for it, pos in zip(items, positives)}
+    assert pairs and not check_provenance(pairs)
+    assert all(p["rejected"] != by_id[p["rejected_from"]] for p in pairs)

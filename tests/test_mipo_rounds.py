@@ -9,7 +9,7 @@ import torch
 
 from harness.config import TrainingConfig, parse_suite
 from harness.runner import RunOptions, SuiteRunner
-from mipo.pairs import check_provenance
+from mipo.pairs import NEGATIVE_SEED_OFFSET, check_provenance
 from mipo.train import Policy
 
 
@@ -57,6 +57,10 @@ def test_two_rounds_for_both_methods(tiny_run):
             stats = json.loads((rd / "pairs_stats.json").read_text())
             assert stats["per_task"]["gsm8k"]["pair_seed"] == 42 + k
             assert stats["per_task"]["gsm8k"]["sampling"]["temperature"] == 0.1
+            assert stats["per_task"]["gsm8k"]["negative_seed"] is None  # derangement: nothing sampled
+            if method == "mipo":  # context_drop negatives are sampled with their own recorded seed
+                prof = stats["per_task"]["profile_prefs"]
+                assert prof["negative_seed"] == prof["sampling"]["seed"] + NEGATIVE_SEED_OFFSET
             assert (rd / "train" / "checkpoint" / "adapter_config.json").exists()
 
 
