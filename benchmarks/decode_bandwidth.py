@@ -53,8 +53,6 @@ def main() -> None:
     bw = copy_bandwidth(args.copy_mb)
     backend = HFBackend.load(resolve_model(args.model).path, device=args.device, dtype=dtype)
     backend.stop_ids = []  # decode exactly --tokens tokens
-    if backend.batcher is not None:
-        backend.batcher.stop = set()
     n_params = sum(p.numel() for p in backend.model.parameters())
     tied = getattr(backend.model.config, "tie_word_embeddings", False)
     elt = torch.tensor([], dtype=dtype).element_size()

@@ -49,12 +49,11 @@ def round_sampling(plan: TaskPlan, round_k: int):
     return plan.train_gen.__class__(**{**plan.train_gen.to_dict(), "seed": plan.train_gen.seed + round_k})
 
 
-def _positives(backend: Backend, plan: TaskPlan, items, path: Path, round_k: int) -> list[str]:
+def _positives(backend: Backend, plan: TaskPlan, items, path: Path, params) -> list[str]:
     """The policy's answers to `items`, resumed from positives.jsonl."""
     done = {(r["task"], r["prompt_id"]): r["text"] for r in read_jsonl(path)}
     todo = [it for it in items if (plan.task.id, it.id) not in done]
     prompts = [plan.task.train_messages(it) for it in todo]
-    params = round_sampling(plan, round_k)
 
     def keep(i, gen):
         append_jsonl(path, {"task": plan.task.id, "prompt_id": todo[i].id, "text": gen.text})
@@ -82,19 +81,19 @@ def build_round_pairs(policy: Policy, inp: RoundInputs, round_dir: Path, round_k
                 inp.log(f"{plan.task.id}: fewer than 2 train prompts, no pairs this round")
                 continue
             inp.log(f"round {round_k}: {plan.task.id}: answering {len(items)} train prompts")
-            positives = _positives(backend, plan, items, round_dir / "positives.jsonl", round_k)
+            sampling = round_sampling(plan, round_k)
+            positives = _positives(backend, plan, items, round_dir / "positives.jsonl", sampling)
             # sft_self trains on the chosen side only: its negatives cost no generation
             strategy = "derangement" if inp.header["method"] == "sft_self" else plan.negative
-            task_pairs, st = build_pairs(plan.task, items, positives, strategy, backend,
-                                         round_sampling(plan, round_k),
+            task_pairs, st = build_pairs(plan.task, items, positives, strategy, backend, sampling,
                                          seed=inp.cfg.seed + round_k, round_k=round_k)
             pairs += task_pairs
             stats["per_task"][plan.task.id] = {"prompts": len(items), "pairs": st.built,
                                                "dropped_identical": st.dropped_identical,
                                                "strategy": strategy, "pair_seed": inp.cfg.seed + round_k,
-                                               "sampling": round_sampling(plan, round_k).to_dict(),
+                                               "sampling": sampling.to_dict(),
                                                "negative_seed": None if strategy == "derangement" else
-                                               round_sampling(plan, round_k).seed + NEGATIVE_SEED_OFFSET,
+                                               sampling.seed + NEGATIVE_SEED_OFFSET,
                                                "prompt_ids": [it.id for it in items]}
     finally:
         backend.close()

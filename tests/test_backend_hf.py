@@ -55,15 +55,13 @@ def test_continuous_batcher_matches_hf_generate(tiny_model_dir):
     encoded = b._encode([b.render(p) for p in prompts])
     assert common_prefix(encoded) >= 8
     raw: dict[int, list[int]] = {}
-    b.batcher.stop = set()
-    b.batcher.run(encoded, list(range(len(qs))), 30, 4, lambda i, toks: raw.__setitem__(i, toks))
+    b.batcher.run(encoded, list(range(len(qs))), 30, 4, lambda i, toks: raw.__setitem__(i, toks), stop=set())
     assert all(len(t) == 30 for t in raw.values())
     # a stop token that every row emits, first at different steps: rows finish at different times
     firsts = {t: {seq.index(t) for seq in raw.values()} for t in raw[0] if all(t in seq for seq in raw.values())}
     stop = max(firsts, key=lambda t: (len(firsts[t]), -min(firsts[t])))
     assert len(firsts[stop]) >= 3
     b.stop_ids = [stop]
-    b.batcher.stop = {stop}
     for bs in (1, 3, 4, 16):
         params = GenParams(max_new_tokens=30, batch_size=bs)
         ours, ref = b.generate(prompts, params), _hf_generate(b, prompts, params)

@@ -136,6 +136,17 @@ class _Batch:
         self.items += other.items
 
 
+def left_padded(seqs: list[list[int]], pad: int, device=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(ids, attention mask) of token sequences left-padded to the longest one."""
+    width = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    for row, seq in enumerate(seqs):
+        ids[row, width - len(seq):] = torch.tensor(seq, dtype=torch.long)
+        mask[row, width - len(seq):] = 1
+    return ids.to(device), mask.to(device)
+
+
 def _pad_left(x: torch.Tensor, width: int) -> torch.Tensor:
     """Zero-pad the sequence dimension (dim 1 of a mask, dim 2 of a KV tensor) on the left to `width`."""
     dim = 1 if x.dim() == 2 else 2
@@ -150,9 +161,8 @@ def _pad_left(x: torch.Tensor, width: int) -> torch.Tensor:
 class ContinuousBatcher:
     """Greedy or sampled decoding of many prompts with at most `batch_size` rows in flight."""
 
-    def __init__(self, model, stop_ids: list[int], pad_id: int):
+    def __init__(self, model, pad_id: int):
         self.model = model
-        self.stop = set(stop_ids)
         self.pad = pad_id
 
     @property
@@ -161,8 +171,9 @@ class ContinuousBatcher:
 
     @torch.inference_mode()
     def run(self, prompts: list[list[int]], order: list[int], max_new: int, batch_size: int,
-            on_done: Callable[[int, list[int]], None], sampler: Sampler | None = None) -> None:
-        """Decode every prompt (taken in `order`); `on_done(index, tokens)` as each one finishes.
+            on_done: Callable[[int, list[int]], None], stop: set[int], sampler: Sampler | None = None) -> None:
+        """Decode every prompt (taken in `order`); `on_done(index, tokens)` as each one finishes (a `stop`
+        token or `max_new` tokens).
 
         Greedy without a sampler; with one, request i samples with its own generator (see sampling.py).
         """
@@ -192,7 +203,7 @@ class ContinuousBatcher:
                 else:
                     batch.merge(fresh)
                 self._record(batch, toks, rows=range(len(batch.items) - len(new), len(batch.items)))
-            batch = self._retire(batch, toks, max_new, on_done)
+            batch = self._retire(batch, toks, max_new, stop, on_done)
             if batch is None or (pending and len(batch.items) < batch_size):
                 continue  # refill free slots before the next decode step
             batch.mask = torch.cat([batch.mask, batch.mask.new_ones((batch.mask.shape[0], 1))], dim=1)
@@ -213,13 +224,7 @@ class ContinuousBatcher:
     def _prefill(self, suffixes: list[list[int]], items: list[int], shared: int,
                  prefix_kv: list[tuple[torch.Tensor, torch.Tensor]] | None, pick) -> _Batch:
         """Encode new rows (left-padded among themselves) after the shared prefix; returns their batch."""
-        width = max(len(s) for s in suffixes)
-        ids = torch.full((len(suffixes), width), self.pad, dtype=torch.long)
-        mask = torch.zeros((len(suffixes), width), dtype=torch.long)
-        for row, seq in enumerate(suffixes):
-            ids[row, width - len(seq):] = torch.tensor(seq)
-            mask[row, width - len(seq):] = 1
-        ids, mask = ids.to(self.device), mask.to(self.device)
+        ids, mask = left_padded(suffixes, self.pad, self.device)
         pos = shared + (mask.cumsum(-1) - 1).clamp(min=0)
         rows = len(suffixes)
         if prefix_kv:
@@ -238,13 +243,14 @@ class ContinuousBatcher:
         for r in rows:
             toks[batch.items[r]].append(values[r])
 
-    def _retire(self, batch: _Batch, toks: dict[int, list[int]], max_new: int,
+    @staticmethod
+    def _retire(batch: _Batch, toks: dict[int, list[int]], max_new: int, stop: set[int],
                 on_done: Callable[[int, list[int]], None]) -> _Batch | None:
         """Hand finished rows to `on_done` and drop them; None once no row is left."""
         keep = []
         for r, i in enumerate(batch.items):
             seq = toks[i]
-            if seq[-1] in self.stop or len(seq) >= max_new:
+            if seq[-1] in stop or len(seq) >= max_new:
                 on_done(i, toks.pop(i))
             else:
                 keep.append(r)

@@ -8,9 +8,9 @@ from collections.abc import Callable
 import torch
 
 from harness.backends.base import Generation, GenParams
-from harness.backends.batcher import ContinuousBatcher, supports_batcher
+from harness.backends.batcher import ContinuousBatcher, left_padded, supports_batcher
 from harness.backends.sampling import Sampler, plain_sampling
-from harness.backends.shared_context import shared_context_loglik
+from harness.backends.shared_context import shared_context_loglik, token_logprobs
 
 STOP_TOKENS = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<end_of_turn>")
 
@@ -37,7 +37,7 @@ class HFBackend:
         self.stop_ids = stop_token_ids(tokenizer)
         # decoding goes through the continuous batcher; HF generate where the model's cache or its
         # generation_config (repetition penalty, ...) needs more than the batcher does
-        self.batcher = ContinuousBatcher(self.model, self.stop_ids, tokenizer.pad_token_id) \
+        self.batcher = ContinuousBatcher(self.model, tokenizer.pad_token_id) \
             if supports_batcher(self.model) else None
         self.sample_in_batcher = plain_sampling(self.model.generation_config)
 
@@ -90,18 +90,14 @@ class HFBackend:
             top_k = self.model.generation_config.top_k
             sampler = Sampler(params.temperature, params.top_p, 50 if top_k is None else top_k,  # HF's default
                               params.seed) if sample else None
-            self.batcher.run(encoded, order, params.max_new_tokens, params.batch_size, finish, sampler)
+            self.batcher.run(encoded, order, params.max_new_tokens, params.batch_size, finish,
+                             set(self.stop_ids), sampler)
             return results  # type: ignore[return-value]
         pad = self.tokenizer.pad_token_id
         for start in range(0, len(order), params.batch_size):
             idx = order[start:start + params.batch_size]
-            width = max(len(encoded[i]) for i in idx)
-            ids = torch.full((len(idx), width), pad, dtype=torch.long)
-            mask = torch.zeros((len(idx), width), dtype=torch.long)
-            for row, i in enumerate(idx):
-                seq = encoded[i]
-                ids[row, width - len(seq):] = torch.tensor(seq)
-                mask[row, width - len(seq):] = 1
+            ids, mask = left_padded([encoded[i] for i in idx], pad, self.device)
+            width = ids.shape[1]
             kwargs = dict(max_new_tokens=params.max_new_tokens, do_sample=sample, pad_token_id=pad,
                           eos_token_id=self.stop_ids)
             if sample:
@@ -110,7 +106,7 @@ class HFBackend:
             else:
                 kwargs.update(temperature=None, top_p=None, top_k=None)
             t0 = time.perf_counter()
-            out = self.model.generate(input_ids=ids.to(self.device), attention_mask=mask.to(self.device), **kwargs)
+            out = self.model.generate(input_ids=ids, attention_mask=mask, **kwargs)
             elapsed = (time.perf_counter() - t0) / len(idx)
             for row, toks in enumerate(out[:, width:].cpu().tolist()):
                 finish(idx[row], toks, elapsed)
@@ -142,25 +138,14 @@ class HFBackend:
         pad = self.tokenizer.pad_token_id
         for start in range(0, len(order), batch_size):
             idx = order[start:start + batch_size]
-            seqs = [(ctx_ids[i] + cont_ids[i]) for i in idx]
-            width = max(len(s) for s in seqs)
             keep = max(len(cont_ids[i]) for i in idx) + 1
-            ids = torch.full((len(idx), width), pad, dtype=torch.long)
-            mask = torch.zeros((len(idx), width), dtype=torch.long)
-            for row, s in enumerate(seqs):
-                ids[row, width - len(s):] = torch.tensor(s)
-                mask[row, width - len(s):] = 1
+            ids, mask = left_padded([ctx_ids[i] + cont_ids[i] for i in idx], pad, self.device)
             pos = (mask.cumsum(-1) - 1).clamp(min=0)
-            logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
-                                position_ids=pos.to(self.device), logits_to_keep=keep).logits.float()
+            logits = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, logits_to_keep=keep).logits
             for row, i in enumerate(idx):
                 n = len(cont_ids[i])
-                if n == 0:
-                    continue
-                lg = logits[row, -n - 1:-1]
-                target = torch.tensor(cont_ids[i], device=lg.device)
-                lp = lg.gather(-1, target[:, None]).squeeze(-1) - torch.logsumexp(lg, dim=-1)
-                out[i] = float(lp.sum())
+                if n:
+                    out[i] = token_logprobs(logits[row, -n - 1:-1], cont_ids[i])
         return out
 
     def close(self) -> None:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import torch
 
-from harness.backends.batcher import slot_cache
+from harness.backends.batcher import left_padded, slot_cache
 
 
-def _token_logprobs(logits: torch.Tensor, targets: list[int]) -> float:
+def token_logprobs(logits: torch.Tensor, targets: list[int]) -> float:
     """Sum of log-softmax(logits)[target] over positions (a gather, not a full log_softmax)."""
     lg = logits.float()
     t = torch.tensor(targets, device=lg.device)
@@ -29,13 +29,7 @@ def shared_context_loglik(model, contexts: list[list[int]], conts: list[list[lis
     order = sorted(range(len(contexts)), key=lambda c: -len(contexts[c]))
     for start in range(0, len(order), batch_size):
         group = order[start:start + batch_size]
-        width = max(len(contexts[c]) for c in group)
-        ids = torch.full((len(group), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(group), width), dtype=torch.long)
-        for row, c in enumerate(group):
-            ids[row, width - len(contexts[c]):] = torch.tensor(contexts[c])
-            mask[row, width - len(contexts[c]):] = 1
-        ids, mask = ids.to(device), mask.to(device)
+        ids, mask = left_padded([contexts[c] for c in group], pad, device)
         pos = (mask.cumsum(-1) - 1).clamp(min=0)
         cache = slot_cache(model.config)
         last = model(input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache,
@@ -44,7 +38,7 @@ def shared_context_loglik(model, contexts: list[list[int]], conts: list[list[lis
         for row, c in enumerate(group):
             for k, cont in enumerate(conts[c]):
                 if cont:
-                    out[c][k] = _token_logprobs(last[row:row + 1], cont[:1])
+                    out[c][k] = token_logprobs(last[row:row + 1], cont[:1])
                 if len(cont) > 1:
                     jobs.append((row, c, k))
         for j in range(0, len(jobs), batch_size):
@@ -69,4 +63,4 @@ def _score_tails(model, cache, mask, last_pos, jobs, conts, pad, out) -> None:
                    past_key_values=copy, use_cache=True).logits
     for row, (_, c, k) in enumerate(jobs):
         n = len(tails[row])
-        out[c][k] += _token_logprobs(logits[row, :n], conts[c][k][1:])
+        out[c][k] += token_logprobs(logits[row, :n], conts[c][k][1:])
