@@ -30,6 +30,7 @@ class Generation:
     n_prompt_tokens: int
     n_new_tokens: int
     seconds: float
+    truncated: bool = False  # stopped by max_new_tokens before any stop token (answer may be cut off)
 
 
 class Backend(Protocol):

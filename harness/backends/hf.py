@@ -76,12 +76,14 @@ class HFBackend:
         clock = [time.perf_counter()]
 
         def finish(i: int, toks: list[int], seconds: float | None = None) -> None:
-            n_new = next((k + 1 for k, t in enumerate(toks) if t in self.stop_ids), len(toks))
+            stop_at = next((k + 1 for k, t in enumerate(toks) if t in self.stop_ids), None)
+            n_new = stop_at if stop_at is not None else len(toks)
             if seconds is None:  # wall time since the previous completion: they sum to the call's time
                 now = time.perf_counter()
                 seconds, clock[0] = now - clock[0], now
             text = self.tokenizer.decode(toks[:n_new], skip_special_tokens=True).strip()
-            results[i] = Generation(text=text, n_prompt_tokens=len(encoded[i]), n_new_tokens=n_new, seconds=seconds)
+            results[i] = Generation(text=text, n_prompt_tokens=len(encoded[i]), n_new_tokens=n_new, seconds=seconds,
+                                    truncated=stop_at is None and n_new >= params.max_new_tokens)
             if on_done:
                 on_done(i, results[i])
 
