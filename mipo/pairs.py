@@ -111,6 +111,15 @@ def check_provenance(pairs: list[dict]) -> list[str]:
         if p["negative_strategy"] in ("context_drop", "partial_prompt") and not own:
             problems.append(f"{p['prompt_id']}: {p['negative_strategy']} negative from another query")
         if p["negative_strategy"] == "context_drop" and p.get("rejected_prompt") and \
-                not p["prompt"].endswith(p["rejected_prompt"].split("\n\n")[-1]):
+                not _is_subsequence(_WORDS.findall(p["rejected_prompt"]), _WORDS.findall(p["prompt"])):
             problems.append(f"{p['prompt_id']}: context_drop negative asked a different question")
     return problems
+
+
+_WORDS = re.compile(r"\w+")
+
+
+def _is_subsequence(short: list[str], long: list[str]) -> bool:
+    """Every word of `short`, in order, occurs in `long`: a context-dropped prompt is the full one minus words."""
+    it = iter(long)
+    return all(w in it for w in short)

@@ -1,11 +1,17 @@
 """Community Alignment (facebook/community-alignment-dataset, hub only).
 
-Each row: an annotator (demographic columns), a prompt, four candidate responses and the one the
-annotator preferred. User context = the annotator's self-reported attributes, one statement each
-(the judge rates the response against each). Columns are found by name among the usual spellings
-(`first_turn_prompt`/`prompt`, `first_turn_response_a..d`/`response_a..d`, `first_turn_preferred_response`/
-`preferred_response`, `annotator_*`); a missing one is a one-line error. 1/5 of items (by hash of
-profile + prompt) are evaluated, the rest are MIPO prompts. See tasks/personal.py for the scorers.
+Each row is one annotator's conversation (real column names): `conversation_id`, `annotator_id`,
+`assigned_lang` ("en", "fr", "it", "pt", "hi"), `first_turn_prompt`, four candidates
+`first_turn_response_a`..`_d`, the preferred one `first_turn_preferred_response` ("response_a".."d"),
+and the annotator's written reason `first_turn_feedback` (later turns and `annotator_*` demographics
+are not used). User context = what the user asked for, in their own words: the written feedback on
+the first turn (the authors use an `instructions` field, ca.py:96; the feedback is the dataset's own
+text for it). Demographics never become preferences; rows without feedback (or with a placeholder
+such as "none") are skipped. Conversations whose `assigned_lang` is not in the option `languages`
+(default ["en"]; null = all) are skipped. End-of-text markers (<|end_of_text|> ...) are stripped from
+candidates. Prompt and sampling as in tasks/personal.py; the judge sees the full prompt with the
+requirements (ca.py:90). 1/5 of prompts (by hash of the prompt text) are evaluated, the rest are MIPO
+prompts, so a prompt shown to many annotators sits in one pool only.
 """
 
 from __future__ import annotations
@@ -13,69 +19,77 @@ from __future__ import annotations
 from harness.errors import UserError
 from tasks.base import DataSource, DataSplit, Item
 from tasks.hub import load_hub_split
-from tasks.personal import PersonalTask, split_by_prompt
+from tasks.personal import PersonalOptions, PersonalTask, is_placeholder, split_by_prompt, strip_markers
 
 HUB = "facebook/community-alignment-dataset"
-PROMPT = ("first_turn_prompt", "prompt")
-PREFERRED = ("first_turn_preferred_response", "preferred_response", "preferred")
-RESPONSES = (("first_turn_response_{}", "response_{}"), "abcd")
-SKIP = ("annotator_id", "annotator_ids")
+LETTERS = "abcd"
+PROMPT, PREFERRED, FEEDBACK = "first_turn_prompt", "first_turn_preferred_response", "first_turn_feedback"
+RESPONSES = tuple(f"first_turn_response_{x}" for x in LETTERS)
+REQUIRED = ("conversation_id", "annotator_id", "assigned_lang", PROMPT, PREFERRED, FEEDBACK, *RESPONSES)
 
 
-def _col(row: dict, names: tuple[str, ...]) -> str:
-    for n in names:
-        if n in row:
-            return n
-    raise UserError(f"community_alignment: none of the columns {', '.join(names)} in the dataset "
-                    f"(it has {', '.join(sorted(row)[:12])}...)")
+class CAOptions(PersonalOptions):
+    languages: list[str] | None = ["en"]
 
 
-def _preferred_index(value, n: int) -> int | None:
-    s = str(value).strip().lower().removeprefix("response_").removeprefix("first_turn_response_")
-    if len(s) == 1 and "a" <= s < chr(ord("a") + n):
-        return ord(s) - ord("a")
-    return int(s) if s.isdigit() and int(s) < n else None
+def check_schema(row: dict) -> None:
+    missing = [c for c in REQUIRED if c not in row]
+    if missing:
+        raise UserError(f"community_alignment: the dataset lacks the column(s) {', '.join(missing)} "
+                        f"(it has {', '.join(sorted(row)[:10])}, ...)")
 
 
-def annotator_profile(row: dict) -> list[str]:
-    """One statement per non-empty annotator attribute column."""
-    out = []
-    for key in sorted(k for k in row if k.startswith("annotator_") and k not in SKIP):
-        val = row[key]
-        if val is None or str(val).strip() in ("", "nan", "None"):
-            continue
-        out.append(f"My {key.removeprefix('annotator_').replace('_', ' ')}: {str(val).strip()}.")
-    return out
+def preferred_index(value) -> int | None:
+    """'response_c' -> 2 (also accepts a bare letter); None for anything else."""
+    s = str(value or "").strip().lower().removeprefix("response_")
+    return LETTERS.index(s) if len(s) == 1 and s in LETTERS else None
 
 
-def ca_items(rows) -> list[Item]:
-    items = []
+def row_item(row: dict, index: int) -> Item | None:
+    """One item from one row, or None when the row has no usable prompt, preference text or choice."""
+    prompt, feedback = str(row.get(PROMPT) or "").strip(), row.get(FEEDBACK)
+    chosen = preferred_index(row.get(PREFERRED))
+    if is_placeholder(prompt) or is_placeholder(feedback) or chosen is None:
+        return None
+    texts = [strip_markers(row.get(c)) for c in RESPONSES]
+    if not texts[chosen]:
+        return None
+    keep = [i for i, t in enumerate(texts) if t]
+    if len(keep) < 2:
+        return None
+    pref = " ".join(str(feedback).split())
+    conv = row.get("conversation_id")
+    return Item(id=f"ca-{conv if conv is not None else index}", question=prompt, target=[pref],
+                choices=tuple(texts[i] for i in keep), context=pref,
+                meta={"user": str(row.get("annotator_id")), "chosen": keep.index(chosen),
+                      "lang": row.get("assigned_lang")})
+
+
+def ca_items(rows, languages: list[str] | None = ("en",)) -> list[Item]:
+    items, wanted = [], None if languages is None else {lang.lower() for lang in languages}
     for i, row in enumerate(rows):
-        prompt_col, pref_col = _col(row, PROMPT), _col(row, PREFERRED)
-        pattern = next((p for p in RESPONSES[0] if p.format("a") in row), None)
-        if pattern is None:
-            raise UserError(f"community_alignment: no response columns ({RESPONSES[0][0].format('a')}, ...)")
-        cands = [row.get(pattern.format(x)) for x in RESPONSES[1]]
-        cands = [c for c in cands if c]
-        chosen = _preferred_index(row.get(pref_col), len(cands))
-        profile = annotator_profile(row)
-        if chosen is None or len(cands) < 2 or not profile or not row.get(prompt_col):
+        if i == 0:
+            check_schema(row)
+        if wanted is not None and str(row.get("assigned_lang") or "").lower() not in wanted:
             continue
-        user = str(row.get("annotator_id") or " ".join(profile))
-        items.append(Item(id=f"ca-{i}", question=str(row[prompt_col]).strip(), target=profile,
-                          choices=tuple(cands), context=" ".join(profile), meta={"user": user, "chosen": chosen}))
+        item = row_item(row, i)
+        if item is not None:
+            items.append(item)
     return items
 
 
 class CommunityAlignment(PersonalTask):
     id = "community_alignment"
-    description = "Community Alignment (hub): annotator profile as context; judge win rate vs the preferred response"
+    description = ("Community Alignment (hub): the annotator's written feedback (what they asked for) as context, "
+                   "English by default; judge win rate vs the preferred response")
+    Options = CAOptions
+    judge_sees_requirements = True
 
     def sources(self) -> list[DataSource]:
-        return [DataSource("hub", HUB, "train", "1/5 evaluated, 4/5 MIPO prompts (by hash of profile + prompt)")]
+        return [DataSource("hub", HUB, "train", "1/5 of prompts evaluated, 4/5 MIPO prompts (by prompt-text hash)")]
 
     def load(self, offline: bool) -> DataSplit:
         rows = load_hub_split(self.id, HUB, None, "train", offline)
-        evals, train = split_by_prompt(ca_items(rows))
+        evals, train = split_by_prompt(ca_items(rows, self.options.languages))
         return DataSplit(evals, train, DataSource("hub", HUB, "train (1/5 by prompt hash)"),
                          DataSource("hub", HUB, "train (4/5 by prompt hash)"))

@@ -1,34 +1,55 @@
-"""An LLM judge for personalization: rates 1-5 how well a response honours each stated preference.
+"""An LLM judge for personalization, with the MIPO authors' judge prompt.
 
-One call per preference (greedy), scores averaged; the prompt, raw reply and parsed score of every
-call are kept. The judge model is a transformers model (alias, local folder or hub id, run with
-harness/backends/hf.py) or an inspect-ai model name ("openai/gpt-4o", "hf/...") with provider
-`inspect`. Tasks get it from their options (`judge_model`, `judge_provider`) or the suite's `judge:`.
+One call per stated preference; the judge answers 1 (the response is general) to 5 (it sufficiently
+addresses the preference). Prompt as in the authors' scripts (prism.py:54-55, ca.py:97-98): their
+system line, then the user turn "User: <prompt>\\n\\nAssistant: <response>\\n\\nUser's preference:
+<preference>". A reply is read as the first integer in it (the authors' `re.search(r'\\d+')`,
+prism.py:243, ca.py:131); a reply with no integer, or one outside 1-5, is *unparsed* and counted.
+Calls are greedy (the authors sample at T 0.1, top-p 0.9; greedy keeps reruns identical).
+
+The judge model is a suite key (`judge: {model: ..., provider: ...}`) or the task options
+`judge_model` / `judge_provider`. The authors' judges (prism.py:24-27, ca.py:75-79):
+meta-llama/Meta-Llama-3-8B-Instruct by default, Qwen/Qwen2.5-14B-Instruct with `--use_qwen`.
+A judge is a transformers model (alias, local folder or hub id, run with harness/backends/hf.py) or,
+with provider `inspect`, an inspect-ai model name ("openai/gpt-4o", "hf/...").
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from harness.backends.base import GenParams, Generation
 from harness.errors import UserError
 
-JUDGE_TEMPLATE = (
-    "You are evaluating how well an AI assistant's response honours one stated preference of the user.\n\n"
-    "User's question:\n{question}\n\nThe user's stated preference:\n{preference}\n\n"
-    "Assistant's response:\n{response}\n\n"
-    "Rate from 1 (ignores or contradicts the preference) to 5 (fully honours it). "
-    "Reply with a single digit from 1 to 5."
+JUDGE_SYSTEM = (
+    "You are a helpful assistant, that evaluates another assistant's response based on how well the "
+    "response is personalized to this user based on their stated preference. Give a score between 1 and 5, "
+    "1 if the response is general, and 5 if the response sufficiently addresses the user's preference. "
+    "Only respond with a number between 1 and 5 and do not provide an explanation."
 )
-_DIGIT = re.compile(r"(?<!\d)(?<!\d\.)([1-5])(?!\d)(?!\.\d)")
+JUDGE_USER = "User: {question}\n\nAssistant: {response}\n\nUser's preference: {preference}"
+AUTHORS_JUDGE = "meta-llama/Meta-Llama-3-8B-Instruct"
+AUTHORS_JUDGE_ALT = "Qwen/Qwen2.5-14B-Instruct"
+_INT = re.compile(r"\d+")
 
 
 def parse_score(reply: str) -> float | None:
-    """The first standalone digit 1-5 in the judge's reply; None when there is none."""
-    m = _DIGIT.search(reply or "")
-    return float(m.group(1)) if m else None
+    """The first integer in the reply if it is 1-5; None (unparsed) otherwise."""
+    m = _INT.search(reply or "")
+    if not m:
+        return None
+    value = int(m.group())
+    return float(value) if 1 <= value <= 5 else None
+
+
+def _template_error() -> tuple[type[BaseException], ...]:
+    try:
+        from jinja2.exceptions import TemplateError
+    except ImportError:  # jinja2 comes with transformers; without it no template can fail this way
+        return ()
+    return (TemplateError,)
 
 
 @dataclass
@@ -37,16 +58,31 @@ class Judge:
 
     backend: Any
     max_new_tokens: int = 16
+    _system_ok: bool | None = field(default=None, init=False, repr=False)
+
+    def messages(self, user: str) -> list[dict[str, str]]:
+        """System + user turn; the system line moves into the user turn if the chat template has no system role."""
+        msgs = [{"role": "system", "content": JUDGE_SYSTEM}, {"role": "user", "content": user}]
+        if self._system_ok is None:
+            self._system_ok = True
+            render = getattr(self.backend, "render", None)
+            if render is not None:
+                try:
+                    render(msgs)
+                except _template_error():
+                    self._system_ok = False
+        return msgs if self._system_ok else [{"role": "user", "content": f"{JUDGE_SYSTEM}\n\n{user}"}]
 
     def rate(self, question: str, response: str, preferences: list[str]) -> dict:
-        """{"score": mean of the parsed scores (None if none parsed), "calls": [...]}."""
-        prompts = [JUDGE_TEMPLATE.format(question=question, preference=p, response=response) for p in preferences]
+        """{"score": mean of the parsed scores (None if none), "unparsed": count, "calls": [...]}."""
+        users = [JUDGE_USER.format(question=question, response=response, preference=p) for p in preferences]
         params = GenParams(max_new_tokens=self.max_new_tokens, temperature=0.0, greedy=True)
-        gens = self.backend.generate([[{"role": "user", "content": p}] for p in prompts], params)
-        calls = [{"preference": pref, "prompt": prompt, "reply": g.text, "score": parse_score(g.text)}
-                 for pref, prompt, g in zip(preferences, prompts, gens)]
+        gens = self.backend.generate([self.messages(u) for u in users], params)
+        calls = [{"preference": pref, "prompt": user, "reply": g.text, "score": parse_score(g.text)}
+                 for pref, user, g in zip(preferences, users, gens)]
         parsed = [c["score"] for c in calls if c["score"] is not None]
-        return {"score": sum(parsed) / len(parsed) if parsed else None, "calls": calls}
+        return {"score": sum(parsed) / len(parsed) if parsed else None,
+                "unparsed": len(calls) - len(parsed), "calls": calls}
 
 
 class InspectModel:
@@ -64,10 +100,14 @@ class InspectModel:
         import asyncio
         import time
 
+        from inspect_ai.model import ChatMessageSystem, ChatMessageUser
+
+        kinds = {"system": ChatMessageSystem, "user": ChatMessageUser}
         out = []
         for i, msgs in enumerate(prompts):
             t0 = time.perf_counter()
-            res = asyncio.run(self.model.generate(msgs[-1]["content"]))
+            chat = [kinds[m["role"]](content=m["content"]) for m in msgs]
+            res = asyncio.run(self.model.generate(chat))
             gen = Generation(res.completion, 0, 0, time.perf_counter() - t0)
             out.append(gen)
             if on_done:

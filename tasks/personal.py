@@ -1,15 +1,21 @@
 """Shared machinery for hub personalization tasks (PRISM, Community Alignment).
 
-Items: `question` = the user's prompt, `context` = the user's stated preferences (one string),
-`target` = the list of stated preferences, `choices` = the candidate responses of the dataset,
-`meta["chosen"]` = index of the human-chosen / preferred one. MIPO negative: `context_drop`.
+Items: `question` = the user's prompt, `context` = the user's stated preferences joined by spaces,
+`target` = the list of stated preferences (preference text only, never demographics), `choices` =
+the dataset's candidate responses, `meta["chosen"]` = index of the human-chosen one. Prompt = the
+authors' template (prism.py:145, 277): "Give me short 2-3 sentence answers to the following prompt:
+<prompt> Please respect the following requirements made by the user: <preferences> Respond with
+short 2-3 sentences."; the MIPO negative (`context_drop`) drops the requirements sentence
+(prism.py:279). Sampling T 0.1, top-p 0.9, 512 new tokens (prism.py:164-170, ca.py:42-48).
+Train/eval split by prompt text: a fixed 1/5 of prompts (by hash) is evaluated, so the same prompt
+never appears in both pools, whoever the user.
 
 Scorers (option `scorer`):
-- `judge` (default, the paper): the judge rates 1-5 per stated preference (averaged) for the model's
-  response and for the human-chosen one; `win_rate` = model >= reference (ties are wins),
-  `win_rate_strict` = model > reference. Judge prompts, replies and scores are kept in samples.
-  The judge comes from the options `judge_model` / `judge_provider` / `judge_max_new_tokens`,
-  or from the suite's `judge:` block (harness/plan.py calls `set_judge_config`).
+- `judge` (default, the paper): the judge (tasks/judge.py) rates 1-5 per stated preference, averaged,
+  for the model's response and for the human-chosen one; `win_rate` = model >= reference (ties are
+  wins, prism.py:252, ca.py:166), `win_rate_strict` = model > reference. An unparsed judge reply on
+  either side makes the item a loss; `judge_unparsed` counts such replies in the round and
+  `judge_unparsed_rate` is their share per item. Judge prompts, replies and scores are kept in samples.
 - `loglik` (judge-free): does the model give the user's preferred response the highest
   log-likelihood among the candidates, with the profile (`score`) and without (`acc_without_profile`);
   `profile_gain` = the difference, `pmi_margin` = how much the profile raises the preferred
@@ -18,17 +24,35 @@ Scorers (option `scorer`):
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import re
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness.errors import UserError
 from tasks.base import GenerationSettings, Item, Score, Task, prompt_hash
-from tasks.judge import Judge, load_judge
+from tasks.judge import AUTHORS_JUDGE, AUTHORS_JUDGE_ALT, Judge, load_judge
 from tasks.loglik import LETTERS, argmax
 
-SHORT_ANSWER = "Give me a short answer (2-3 sentences) and respect these requirements about me:"
-PLAIN = "Give me a short answer (2-3 sentences)."
+AUGMENTED = ("Give me short 2-3 sentence answers to the following prompt: {prompt} "
+             "Please respect the following requirements made by the user: {request} Respond with short 2-3 sentences.")
+BASE = "Give me short 2-3 sentence answers to the following prompt: {prompt} Respond with short 2-3 sentences."
+PLACEHOLDERS = {"", "na", "n a", "none", "nothing", "no", "nope", "nil", "null", "nan", "idk", "i don t know",
+                "dont know", "don t know", "not sure", "no idea", "no preference", "no preferences", "no comment",
+                "not applicable", "nothing in particular", "nothing really", "none really", "test", "x", "1", "0"}
+END_MARKERS = re.compile(r"<\|(?:end_of_text|eot_id|endoftext|im_end|end)\|>|</s>|<eos>")
+
+
+def is_placeholder(text: Any) -> bool:
+    """True for empty, 'N/A'-like or letter-free texts (survey fillers, the survey's '-1' = unanswered)."""
+    raw = "" if text is None else str(text)
+    norm = " ".join(re.sub(r"[^a-z0-9]+", " ", raw.lower()).split())
+    return norm in PLACEHOLDERS or not re.search(r"[^\W\d_]{2,}", raw)
+
+
+def strip_markers(text: Any) -> str:
+    """A candidate response without end-of-text markers such as <|end_of_text|>."""
+    return END_MARKERS.sub("", "" if text is None else str(text)).strip()
 
 
 class PersonalOptions(BaseModel):
@@ -40,8 +64,8 @@ class PersonalOptions(BaseModel):
 
 
 def split_by_prompt(items: list[Item], fold: int = 5) -> tuple[list[Item], list[Item]]:
-    """(eval, train): a fixed 1/fold of the items (by hash of profile + prompt) is evaluated."""
-    evals = [it for it in items if int(prompt_hash((it.context or "") + it.question), 16) % fold == 0]
+    """(eval, train): items whose prompt text hashes to 0 mod `fold` are evaluated, the rest train."""
+    evals = [it for it in items if int(prompt_hash(it.question), 16) % fold == 0]
     ids = {it.id for it in evals}
     return evals, [it for it in items if it.id not in ids]
 
@@ -50,12 +74,13 @@ class PersonalTask(Task):
     family = "personalization"
     default_negative = "context_drop"
     default_limit = 200
-    generation = GenerationSettings(max_new_tokens=256, temperature=0.1, top_p=0.9, greedy=False)
+    generation = GenerationSettings(max_new_tokens=512, temperature=0.1, top_p=0.9, greedy=False)
     train_generation = GenerationSettings(max_new_tokens=512, temperature=0.1, top_p=0.9, greedy=False)
     metric = "win_rate"
-    extra_metrics = ("win_rate_strict", "judge_score", "judge_score_reference", "acc_without_profile",
-                     "profile_gain", "pmi_margin")
+    extra_metrics = ("win_rate_strict", "judge_score", "judge_score_reference", "judge_unparsed_rate",
+                     "acc_without_profile", "profile_gain", "pmi_margin")
     Options = PersonalOptions
+    judge_sees_requirements: ClassVar[bool] = False  # the judge's "User:" turn: the plain prompt or the full one
 
     def __init__(self, options: dict | None = None):
         super().__init__(options)
@@ -77,17 +102,18 @@ class PersonalTask(Task):
     def judge(self) -> Judge:
         if self._judge is None:
             if not self.options.judge_model:
-                raise UserError(f"task {self.id} needs a judge: set the task option judge_model, the suite's "
-                                "judge: block, or use the option scorer: loglik")
+                raise UserError(f"task {self.id} needs a judge: set the suite's judge: block (the authors used "
+                                f"{AUTHORS_JUDGE}), the task option judge_model, or use the option scorer: loglik")
             self._judge = load_judge(self.options.judge_model, self.options.judge_provider,
                                      self.options.judge_max_new_tokens)
         return self._judge
 
     # --- prompting ------------------------------------------------------------------------
     def messages(self, item: Item, with_context: bool = True) -> list[dict[str, str]]:
+        prompt = item.question.strip()
         if with_context and item.context:
-            return [{"role": "user", "content": f"{SHORT_ANSWER} {item.context}\n\n{item.question}"}]
-        return [{"role": "user", "content": f"{PLAIN}\n\n{item.question}"}]
+            return [{"role": "user", "content": AUGMENTED.format(prompt=prompt, request=item.context)}]
+        return [{"role": "user", "content": BASE.format(prompt=prompt)}]
 
     def reference(self, item: Item) -> str:
         return item.choices[item.meta["chosen"]]
@@ -95,23 +121,36 @@ class PersonalTask(Task):
     def gold_output(self, item: Item) -> str:
         return self.reference(item)
 
+    def judge_question(self, item: Item) -> str:
+        return self.messages(item)[-1]["content"] if self.judge_sees_requirements else item.question.strip()
+
     # --- judge scorer ---------------------------------------------------------------------
     def score(self, output: str, item: Item) -> Score:
-        judge = self.judge()
-        mine = judge.rate(item.question, output, list(item.target))
+        judge, prefs, question = self.judge(), list(item.target), self.judge_question(item)
+        mine = judge.rate(question, output, prefs)
         if item.id not in self._reference:
-            self._reference[item.id] = judge.rate(item.question, self.reference(item), list(item.target))
+            self._reference[item.id] = judge.rate(question, self.reference(item), prefs)
         ref = self._reference[item.id]
         a, b = mine["score"], ref["score"]
-        win = float(a is not None and (b is None or a >= b))
-        strict = float(a is not None and (b is None or a > b))
-        extra = {"win_rate_strict": strict}
+        unparsed = mine["unparsed"] + ref["unparsed"]
+        comparable = unparsed == 0 and a is not None and b is not None  # an unparsed reply is a loss, never a win
+        extra = {"win_rate_strict": float(comparable and a > b),
+                 "judge_unparsed_rate": unparsed / max(1, len(mine["calls"]) + len(ref["calls"]))}
         if a is not None:
             extra["judge_score"] = a
         if b is not None:
             extra["judge_score_reference"] = b
-        return Score(extracted=a, score=win, extra=extra,
-                     details={"judge_calls": mine["calls"], "judge_reference_calls": ref["calls"]})
+        return Score(extracted=a, score=float(comparable and a >= b), extra=extra,
+                     details={"judge_unparsed": unparsed, "judge_calls": mine["calls"],
+                              "judge_reference_calls": ref["calls"]})
+
+    def aggregate(self, rows: list[dict], seed: int = 0) -> dict[str, dict]:
+        """`judge_unparsed`: how many judge replies of this round could not be read (n = judge calls)."""
+        calls = [c for r in rows for key in ("judge_calls", "judge_reference_calls") for c in r.get(key) or []]
+        if not calls:
+            return {}
+        bad = sum(c.get("score") is None for c in calls)
+        return {"judge_unparsed": {"value": float(bad), "ci_low": None, "ci_high": None, "n": len(calls)}}
 
     # --- judge-free scorer ----------------------------------------------------------------
     def loglik_requests(self, item: Item, backend: Any) -> list[tuple[str, str]] | None:
@@ -138,9 +177,12 @@ class PersonalTask(Task):
     def scorers(self) -> list[dict[str, Any]]:
         return [
             {"name": "judge", "active": self.options.scorer == "judge",
-             "metrics": ["win_rate", "win_rate_strict", "judge_score", "judge_score_reference"],
-             "judge": {"model": self.options.judge_model, "provider": self.options.judge_provider},
-             "protocol": "judge rates 1-5 per stated preference, averaged; win = score >= human-chosen's"},
+             "metrics": ["win_rate", "win_rate_strict", "judge_score", "judge_score_reference", "judge_unparsed",
+                         "judge_unparsed_rate"],
+             "judge": {"model": self.options.judge_model, "provider": self.options.judge_provider,
+                       "authors": f"{AUTHORS_JUDGE} (default) or {AUTHORS_JUDGE_ALT} (prism.py:24-27, ca.py:75-79)"},
+             "protocol": "authors' judge prompt; 1-5 per stated preference, averaged; win = score >= human-chosen's; "
+                         "an unparsed judge reply is a loss"},
             {"name": "loglik", "active": self.options.scorer == "loglik",
              "metrics": ["preferred_top_with_profile", "acc_without_profile", "profile_gain", "pmi_margin"],
              "protocol": "is the user's preferred candidate the most likely one, with vs without the profile"},
