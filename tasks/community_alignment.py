@@ -17,9 +17,9 @@ prompts, so a prompt shown to many annotators sits in one pool only.
 from __future__ import annotations
 
 from harness.errors import UserError
-from tasks.base import DataSource, DataSplit, Item
-from tasks.hub import load_hub_split
-from tasks.personal import PersonalOptions, PersonalTask, is_placeholder, split_by_prompt, strip_markers
+from tasks.base import Item
+from tasks.personal import PersonalOptions, PersonalTask, is_placeholder, strip_markers
+from tasks.sources import Hub, Part, Source, SplitRule
 
 HUB = "facebook/community-alignment-dataset"
 LETTERS = "abcd"
@@ -85,11 +85,7 @@ class CommunityAlignment(PersonalTask):
     Options = CAOptions
     judge_sees_requirements = True
 
-    def sources(self) -> list[DataSource]:
-        return [DataSource("hub", HUB, "train", "1/5 of prompts evaluated, 4/5 MIPO prompts (by prompt-text hash)")]
-
-    def load(self, offline: bool) -> DataSplit:
-        rows = load_hub_split(self.id, HUB, None, "train", offline)
-        evals, train = split_by_prompt(ca_items(rows, self.options.languages))
-        return DataSplit(evals, train, DataSource("hub", HUB, "train (1/5 by prompt hash)"),
-                         DataSource("hub", HUB, "train (4/5 by prompt hash)"))
+    def data_sources(self) -> list[Source]:
+        return [Source("hub", Part((Hub(HUB, None, "train"),), lambda rows: ca_items(rows, self.options.languages)),
+                       split=SplitRule("hash", fold=5, held="eval"),
+                       note=f"languages: {self.options.languages or 'all'}")]

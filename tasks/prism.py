@@ -14,9 +14,9 @@ prompts (by hash of the prompt text) are evaluated, the rest are MIPO prompts.
 
 from __future__ import annotations
 
-from tasks.base import DataSource, DataSplit, Item
-from tasks.hub import load_hub_split
-from tasks.personal import PersonalTask, is_placeholder, split_by_prompt
+from tasks.base import Item
+from tasks.personal import PersonalTask, is_placeholder
+from tasks.sources import Hub, Part, Source, SplitRule
 
 HUB = "HannahRoseKirk/prism-alignment"
 # The survey's statements (PRISM repo, data/storage/mappings/header_prefs_mapping.csv, column survey_text).
@@ -84,14 +84,7 @@ class Prism(PersonalTask):
     description = ("PRISM (hub): the user's written instruction and top-rated behaviours as context (authors' "
                    "2-3 sentence template); judge win rate vs the user's chosen response")
 
-    def sources(self) -> list[DataSource]:
-        return [DataSource("hub", f"{HUB} (survey)", "train", "users' stated preferences"),
-                DataSource("hub", f"{HUB} (conversations)", "train",
-                           "opening prompts + chosen response; 1/5 evaluated, 4/5 MIPO prompts (by prompt hash)")]
-
-    def load(self, offline: bool) -> DataSplit:
-        survey = load_hub_split(self.id, HUB, "survey", "train", offline)
-        convs = load_hub_split(self.id, HUB, "conversations", "train", offline)
-        evals, train = split_by_prompt(prism_items(survey, convs))
-        return DataSplit(evals, train, DataSource("hub", HUB, "conversations (1/5 by prompt hash)"),
-                         DataSource("hub", HUB, "conversations (4/5 by prompt hash)"))
+    def data_sources(self) -> list[Source]:
+        return [Source("hub", Part((Hub(HUB, "survey", "train"), Hub(HUB, "conversations", "train")), prism_items),
+                       split=SplitRule("hash", fold=5, held="eval"),
+                       note="survey = stated preferences; conversations = opening prompts + chosen response")]

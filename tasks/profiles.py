@@ -13,7 +13,8 @@ import random
 from pydantic import BaseModel, ConfigDict, Field
 
 from tasks import profile_checks as pc
-from tasks.base import DataSource, DataSplit, GenerationSettings, Item, Score, Task, prompt_hash
+from tasks.base import GenerationSettings, Item, Score, Task, prompt_hash
+from tasks.sources import Generated, Part, Source
 
 QUESTIONS = {
     "food": [
@@ -158,17 +159,16 @@ class Profiles(Task):
     metric = "honoured"
     Options = ProfilesOptions
 
-    def sources(self) -> list[DataSource]:
-        return [DataSource("generated", "tasks/profiles.py", "eval", "seeded; evaluation question bank"),
-                DataSource("generated", "tasks/profiles.py", "train", "seeded; disjoint training question bank")]
+    def data_sources(self) -> list[Source]:
+        def bank(which: int, size: int, seed: int, prefix: str):
+            return lambda: generate_items(_split_bank(self.default_seed)[which], size, seed=seed, prefix=prefix)
 
-    def load(self, offline: bool) -> DataSplit:
-        eval_q, train_q = _split_bank(self.default_seed)
-        evals = generate_items(eval_q, self.options.pool_size, seed=1, prefix="eval")
-        train = generate_items(train_q, self.options.train_pool_size, seed=2, prefix="train")
-        src = "tasks/profiles.py"
-        return DataSplit(evals, train, DataSource("generated", src, "eval (seed 1)"),
-                         DataSource("generated", src, "train (seed 2, disjoint questions)"))
+        o = self.options
+        return [Source("generated",
+                       Part((Generated(f"tasks/profiles.py: {o.pool_size} profiles, evaluation question bank, seed 1",
+                                       bank(0, o.pool_size, 1, "eval")),)),
+                       Part((Generated(f"tasks/profiles.py: {o.train_pool_size} profiles, disjoint training question "
+                                       "bank, seed 2", bank(1, o.train_pool_size, 2, "train")),)))]
 
     def messages(self, item: Item, with_context: bool = True) -> list[dict[str, str]]:
         if with_context and item.context:

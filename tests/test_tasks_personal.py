@@ -13,6 +13,7 @@ from harness.evaluate import evaluate_task
 from harness.plan import check_disjoint
 from mipo.pairs import build_pairs, check_provenance
 from tasks import community_alignment as ca
+from tasks import hub as hub_module
 from tasks import prism
 from tasks.judge import JUDGE_SYSTEM, Judge, load_judge, parse_score
 
@@ -58,8 +59,7 @@ def _fake_hub(task_id, path, name, split, offline):
 
 @pytest.fixture
 def hub(monkeypatch):
-    monkeypatch.setattr(prism, "load_hub_split", _fake_hub)
-    monkeypatch.setattr(ca, "load_hub_split", _fake_hub)
+    monkeypatch.setattr(hub_module, "load_hub_split", _fake_hub)  # the one hub reader of tasks/loader.py
 
 
 def test_prism_preferences_are_text_without_placeholders_or_slider_artefact(hub):
