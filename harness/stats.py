@@ -1,4 +1,11 @@
-"""Statistics: bootstrap confidence intervals, paired tests between rounds and runs."""
+"""Statistics: confidence intervals and paired tests between rounds and runs.
+
+Intervals of a mean: Wilson score intervals for proportions (0/1 scores of independent items), where a
+percentile bootstrap is too narrow at small n (and [0, 0] at 0/10); a percentile bootstrap for graded
+scores and for clustered data (items that share a user are resampled user by user). Paired differences
+use a paired bootstrap (plus McNemar's exact test for 0/1 scores). Stars across many cells use
+Benjamini–Hochberg q-values.
+"""
 
 from __future__ import annotations
 
@@ -20,12 +27,37 @@ def _boot_means(x: np.ndarray, n_boot: int, rng: np.random.Generator, clusters: 
     return sums[pick].sum(axis=1) / counts[pick].sum(axis=1)
 
 
+def _z(alpha: float) -> float:
+    """The two-sided standard-normal quantile for `alpha` (1.959964 for 0.05)."""
+    from statistics import NormalDist
+
+    return NormalDist().inv_cdf(1 - alpha / 2)
+
+
+def wilson_ci(k: int, n: int, alpha: float = 0.05) -> tuple[float, float]:
+    """Wilson score interval of a proportion k/n (nan, nan when n = 0)."""
+    if n <= 0:
+        return float("nan"), float("nan")
+    if not 0 <= k <= n:
+        raise ValueError(f"wilson_ci needs 0 <= k <= n, got k={k}, n={n}")
+    z = _z(alpha)
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    # the exact ends: 0/n and n/n touch the bounds (the formula gives them up to rounding)
+    return (0.0 if k == 0 else max(0.0, centre - half)), (1.0 if k == n else min(1.0, centre + half))
+
+
 def mean_ci(values: Sequence[float], n_boot: int = 2000, alpha: float = 0.05, seed: int = 0,
             clusters: Sequence | None = None) -> tuple[float, float, float]:
-    """Mean and percentile-bootstrap (1-alpha) CI; resamples whole clusters (e.g. users) when given."""
+    """Mean and its (1-alpha) CI: Wilson for 0/1 values of independent items, else a percentile bootstrap
+    (resampling whole clusters, e.g. users, when given)."""
     x = np.asarray(values, dtype=float)
     if x.size == 0:
         return float("nan"), float("nan"), float("nan")
+    if clusters is None and is_binary(x):
+        lo, hi = wilson_ci(int(x.sum()), int(x.size), alpha)
+        return float(x.mean()), lo, hi
     boots = _boot_means(x, n_boot, np.random.default_rng(seed), clusters)
     lo, hi = np.quantile(boots, [alpha / 2, 1 - alpha / 2])
     return float(x.mean()), float(lo), float(hi)
@@ -61,4 +93,19 @@ def mcnemar_exact(a: Sequence[float], b: Sequence[float]) -> float:
 
 
 def is_binary(values: Sequence[float]) -> bool:
+    """True when every value is 0 or 1 (a proportion's items)."""
     return all(v in (0.0, 1.0) for v in values)
+
+
+def bh_qvalues(pvalues: Sequence[float]) -> np.ndarray:
+    """Benjamini–Hochberg q-values (FDR-adjusted p-values) of a family; nan stays nan, outside the family."""
+    p = np.asarray(pvalues, dtype=float)
+    q = np.full(p.shape, np.nan)
+    ok = np.flatnonzero(np.isfinite(p))
+    if ok.size == 0:
+        return q
+    order = ok[np.argsort(p[ok], kind="stable")]
+    m = ok.size
+    scaled = p[order] * m / np.arange(1, m + 1)
+    q[order] = np.minimum(1.0, np.minimum.accumulate(scaled[::-1])[::-1])
+    return q

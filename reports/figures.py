@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from harness.stats import bh_qvalues  # noqa: E402
 from reports.tables import DIAG_METRICS, TRAIN_METRICS  # noqa: E402
 
 
@@ -55,28 +56,42 @@ def round_curves(main: pd.DataFrame, out: Path, multi_run: bool = False) -> list
     return [_save(fig, out / "round_curves.png")]
 
 
-def gain_heatmap(last: pd.DataFrame, out: Path, multi_run: bool = False) -> list[Path]:
-    """Gain of the last round over round 0, rows model · method, columns task; * marks p < 0.05."""
-    if last.empty:
-        return []
+def heatmap_figure(last: pd.DataFrame, multi_run: bool = False):
+    """The gain heatmap's figure and its grid of BH q-values (rows model · method, columns task)."""
     rows = last.assign(row=[f"{m} · {me}" + (f" · {r}" if multi_run else "")
                             for m, me, r in zip(last["model"], last["method"], last["run"])])
     grid = rows.pivot_table(index="row", columns="task", values="gain", aggfunc="first")
     pvals = rows.pivot_table(index="row", columns="task", values="p_value", aggfunc="first")
+    pvals = pvals.reindex(index=grid.index, columns=grid.columns)
     data = grid.to_numpy(dtype=float)
+    qvals = bh_qvalues(pvals.to_numpy(dtype=float).ravel()).reshape(data.shape)  # the family: the shown cells
     lim = max(0.05, float(np.nanmax(np.abs(data))) if np.isfinite(data).any() else 0.05)
-    fig, ax = plt.subplots(figsize=(1.6 + 1.4 * grid.shape[1], 1.2 + 0.45 * grid.shape[0]))
+    label_in = 0.07 * max(len(str(r)) for r in grid.index)  # row labels at 8 pt take ~0.07 in a character
+    # wide enough for the row labels, the cells, the colour bar and its label; tall enough for that label
+    size = (max(4.5, label_in + 1.4 + 1.2 * grid.shape[1]), max(2.6, 1.4 + 0.45 * grid.shape[0]))
+    fig, ax = plt.subplots(figsize=size, layout="constrained")
     im = ax.imshow(data, cmap="RdBu", vmin=-lim, vmax=lim, aspect="auto")
     ax.set_xticks(range(grid.shape[1]), grid.columns, rotation=30, ha="right", fontsize=8)
     ax.set_yticks(range(grid.shape[0]), grid.index, fontsize=8)
     for i in range(grid.shape[0]):
         for j in range(grid.shape[1]):
             if np.isfinite(data[i, j]):
-                star = "*" if pvals.iat[i, j] < 0.05 else ""
+                star = "*" if qvals[i, j] < 0.05 else ""
                 ax.text(j, i, f"{data[i, j]:+.3f}{star}", ha="center", va="center", fontsize=7)
-    fig.colorbar(im, ax=ax, label="gain (last round − round 0)")
-    ax.set_title("Gain over round 0 (* p < 0.05)", fontsize=9)
-    return [_save(fig, out / "gain_heatmap.png")]
+    fig.colorbar(im, ax=ax).set_label("gain (last round − round 0)", fontsize=8)
+    ax.set_title("Gain over round 0\n* Benjamini–Hochberg q < 0.05 across cells", fontsize=8)
+    return fig, qvals
+
+
+def gain_heatmap(last: pd.DataFrame, out: Path, multi_run: bool = False) -> list[Path]:
+    """Gain of the last round over round 0; * marks Benjamini–Hochberg q < 0.05 over the heatmap's cells."""
+    if last.empty:
+        return []
+    fig, _ = heatmap_figure(last, multi_run)
+    path = out / "gain_heatmap.png"
+    fig.savefig(path, dpi=110, bbox_inches="tight")  # constrained layout keeps the colour-bar label inside
+    plt.close(fig)
+    return [path]
 
 
 def diagnostics_curves(df: pd.DataFrame, out: Path) -> list[Path]:
