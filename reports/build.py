@@ -18,7 +18,7 @@ from reports.paired import gains_vs_round0, last_round, method_vs_method
 
 GAIN_NOTE = ("Gain = last round − round 0 on the same item ids (paired). 0/1 scores: exact McNemar p-value; "
              "graded scores: paired bootstrap p-value; when items share a user, the bootstrap resamples whole users. "
-             "CI: 95% paired bootstrap; rel. gain = gain / round 0 (its CI ignores the round-0 uncertainty). Without samples.jsonl an unpaired normal approximation is used (see 'test').")
+             "CI: 95% paired bootstrap. Heatmap stars: Benjamini–Hochberg q < 0.05 across the heatmap's cells (the p-values in the table are unadjusted); rel. gain = gain / round 0 (its CI ignores the round-0 uncertainty). Without samples.jsonl an unpaired normal approximation is used (see 'test').")
 
 
 def load_runs(runs: list[Path]) -> pd.DataFrame:
@@ -36,7 +36,8 @@ def _sections(runs, df: pd.DataFrame, out: Path) -> list[Section]:
     s = [Section("Headline: round 0 vs last round", GAIN_NOTE, tables.headline_table(last, multi),
                  figures.gain_heatmap(last, out, multi)),
          Section("Main metric per model, method and round",
-                 "Each cell: mean [95% bootstrap CI] (n items). Round 0 (prompting) is the shared baseline.",
+                 "Each cell: mean [95% CI] (n items); CI: Wilson for 0/1 scores, percentile bootstrap for graded scores "
+                 "and wherever items share a user (users resampled). Round 0 (prompting) is the shared baseline.",
                  tables.per_round_table(df), figures.round_curves(main, out, multi)),
          Section("Gain per model family", "Mean of the models' paired gains per family (family from results.csv); "
                  "CI combines the models' CIs assuming independent models.", tables.family_table(gains))]
