@@ -1,4 +1,7 @@
-"""Checkable user preferences: how each is stated in a profile and how code verifies it."""
+"""Checkable user preferences: how each is stated in a profile and how code verifies it.
+
+Also the judge-free answered-the-question check (`answered`) that every profile_prefs score depends on.
+"""
 
 from __future__ import annotations
 
@@ -47,6 +50,11 @@ class Preference:
     check: Callable[[str], bool]
     topics: tuple[str, ...] = ()  # question topics it applies to; empty = any
 
+    @property
+    def vacuous(self) -> bool:
+        """True when an empty answer passes the check (diet, units, tone): reported apart from the rest."""
+        return bool(self.check(""))
+
 
 def language(lang: str) -> Preference:
     return Preference("language", f"I only read {lang.capitalize()}, so always answer in {lang.capitalize()}.",
@@ -80,7 +88,7 @@ def metric_units() -> Preference:
 
 def name(first: str) -> Preference:
     return Preference("name", f"My name is {first}; address me by name.",
-                      lambda out, first=first: first.lower() in out.lower())
+                      lambda out, first=first: re.search(rf"\b{re.escape(first)}\b", out, re.IGNORECASE) is not None)
 
 
 def no_exclamation() -> Preference:
@@ -107,3 +115,52 @@ def _prices_within(out: str, limit: int) -> bool:
 
 
 KINDS = ("language", "length", "format", "diet", "units", "name", "tone", "structure", "budget")
+
+
+# --- answered the question ----------------------------------------------------------------------------
+MIN_WORDS, MIN_NEW_WORDS, MIN_KEYWORDS = 8, 3, 2
+GENERIC = {"what", "which", "how", "should", "could", "would", "can", "do", "does", "did", "i", "me", "my", "a", "an",
+           "for", "on", "at", "by", "as", "be", "or", "so", "if", "good", "best", "way", "make", "give", "get", "use",
+           "some", "ideas", "suggest", "explain", "without", "your", "from", "more", "each", "whole", "day", "up",
+           "what's", "worth", "there", "their", "they", "them", "we", "our", "was", "were", "will", "not", "but",
+           "have", "has", "can't", "don't", "i'm", "it's", "than", "then", "also", "very", "just", "all", "any"}
+_SUFFIXES = ("ing", "ed", "es", "s", "e")
+
+
+def stem(word: str) -> str:
+    """A crude stem shared by every language here: drop one English suffix, keep the first five letters."""
+    if len(word) > 4:
+        for suf in _SUFFIXES:
+            if word.endswith(suf) and len(word) - len(suf) >= 4:
+                word = word[: -len(suf)]
+                break
+    return word[:5]
+
+
+def content_words(text: str) -> list[str]:
+    stop = GENERIC.union(*STOPWORDS.values())
+    return [w for w in words(text) if len(w) > 2 and w not in stop]
+
+
+def _without_question(output: str, question: str) -> str:
+    text = " ".join(output.lower().split())
+    for q in {" ".join(question.lower().split()), " ".join(question.lower().split()).rstrip("?.! ")}:
+        if q:
+            text = text.replace(q, " ")
+    return text
+
+
+def answered(output: str, question: str, keywords: list[str]) -> tuple[bool, str]:
+    """(answered?, reason). Cheap and judge-free: after removing any copy of the question, the answer has at
+    least MIN_WORDS words, MIN_NEW_WORDS content words the question does not have, and MIN_KEYWORDS distinct
+    keywords of the question (its own content words plus `keywords`, compared by `stem`)."""
+    rest = _without_question(output, question)
+    if len(words(rest)) < MIN_WORDS:
+        return False, "too_short_or_only_the_question"
+    mine = {stem(w) for w in content_words(rest)}
+    asked = {stem(w) for w in content_words(question)}
+    if len(mine - asked) < MIN_NEW_WORDS:
+        return False, "repeats_the_question"
+    if len(mine & (asked | {stem(k.lower()) for k in keywords})) < MIN_KEYWORDS:
+        return False, "off_topic"
+    return True, "answered"

@@ -1,9 +1,15 @@
 """Offline personalization: generated user profiles with code-checkable preferences, no judge.
 
-Each item is a profile (2-3 stated preferences) plus a question; the score is the share of the
-profile's preferences that the answer honours. MIPO's negative is the same question asked
-without the profile (`context_drop`). Items are generated deterministically from a seed; the
-questions used for training prompts are a separate bank from the evaluated ones.
+Each item is a profile (2-3 stated preferences, at least one that an empty answer fails) plus a
+question. Every score depends on a judge-free answered-the-question check (profile_checks.answered):
+after removing any copy of the question, the answer must have >= 8 words, >= 3 content words the
+question lacks, and >= 2 distinct keywords of the question (its content words plus topic keywords in
+English, Spanish, French and German, tasks/profile_topics.py). Unanswered -> every check scores 0, so
+"", "ok", the question itself or fluent off-topic text score 0. `honoured` = share of the checks an
+empty answer would fail (language, length, format, name, structure, budget) that the answer passes;
+`honoured_vacuous` = the same for the checks an empty answer passes (diet, units, tone), reported
+apart; `answered` and `response_words` sit beside them. MIPO's negative is the same question without
+the profile (`context_drop`). Items are generated from a seed; training questions are a separate bank.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import random
 from pydantic import BaseModel, ConfigDict, Field
 
 from tasks import profile_checks as pc
+from tasks.profile_topics import keywords
 from tasks.base import GenerationSettings, Item, Score, Task, prompt_hash
 from tasks.sources import Generated, Part, Source
 
@@ -98,6 +105,8 @@ def generate_items(questions: list[tuple[str, str]], n: int, seed: int, prefix: 
         kinds = [p.kind for p in prefs]
         if len(set(kinds)) < k or ("length" in kinds and "format" in kinds and rng.random() < 0.5):
             continue
+        if all(p.vacuous for p in prefs):  # an empty answer would pass every check
+            continue
         context = " ".join(p.statement for p in prefs)
         key = prompt_hash(context + question)
         if key in seen:
@@ -118,10 +127,10 @@ def _catalogue() -> dict[str, pc.Preference]:
 
 CATALOGUE = _catalogue()
 SENTENCES = {
-    "english": "this is the plan and it is simple for you",
-    "spanish": "el plan es simple y es para usted con la casa",
-    "french": "le plan est simple et pour vous avec la maison",
-    "german": "der plan ist einfach und für sie mit dem haus",
+    "english": "this idea works well and is easy for you",
+    "spanish": "la idea es rápida y práctica para usted con la familia",
+    "french": "la idée est rapide et pratique pour vous avec la famille",
+    "german": "die idee ist schnell und praktisch für sie mit der familie",
 }
 
 
@@ -137,8 +146,20 @@ def compliant_answer(item: Item) -> str:
                 "english")
     sentence = SENTENCES[lang]
     who = next((n for n in NAMES if "name" in prefs and n in prefs["name"].statement), "")
-    head = f"TL;DR: {sentence} {who}".strip()
+    head = f"TL;DR: {sentence} {' '.join(_two_keywords(item))} {who}".strip()
     return f"{head}\n- {sentence} 10 €\n- {sentence}"
+
+
+def item_keywords(item: Item) -> list[str]:
+    return keywords(item.meta.get("topic", ""), item.question)
+
+
+def _two_keywords(item: Item) -> list[str]:
+    """Two keywords of the item's question with distinct stems (so the gold answer is on topic)."""
+    out: dict[str, str] = {}
+    for w in pc.content_words(item.question) + item_keywords(item):
+        out.setdefault(pc.stem(w.lower()), w)
+    return list(out.values())[:2]
 
 
 class ProfilesOptions(BaseModel):
@@ -150,13 +171,18 @@ class ProfilesOptions(BaseModel):
 class Profiles(Task):
     id = "profile_prefs"
     family = "personalization"
-    description = "Generated user profiles with code-checkable preferences (language, length, format, diet, "
-    description += "units, name, tone, structure, budget); score = share honoured; no judge"
+    description = ("Generated user profiles with code-checkable preferences (language, length, format, diet, units, "
+                   "name, tone, structure, budget); no judge. Every score needs a cheap answered-the-question check "
+                   "(>= 8 words beyond any copy of the question, >= 3 new content words, >= 2 keywords of the "
+                   "question or its topic, in en/es/fr/de); honoured = share of the checks an empty answer fails; "
+                   "honoured_vacuous = the checks an empty answer passes (diet, units, tone); answered and "
+                   "response_words beside them")
     default_negative = "context_drop"
     default_limit = 200
     generation = GenerationSettings(max_new_tokens=256, temperature=0.1, top_p=0.9, greedy=False)
     train_generation = GenerationSettings(max_new_tokens=512, temperature=0.1, top_p=0.9, greedy=False)
     metric = "honoured"
+    extra_metrics = ("honoured_vacuous", "answered", "response_words")
     Options = ProfilesOptions
 
     def data_sources(self) -> list[Source]:
@@ -179,9 +205,16 @@ class Profiles(Task):
 
     def score(self, output: str, item: Item) -> Score:
         prefs = preferences_of(item)
-        results = {p.kind: float(p.check(output)) for p in prefs}
-        share = sum(results.values()) / len(results) if results else 0.0
-        return Score(extracted=results, score=share, extra={f"honoured_{k}": v for k, v in results.items()})
+        ok, why = pc.answered(output, item.question, item_keywords(item))
+        results = {p.kind: float(ok and p.check(output)) for p in prefs}
+        real = [results[p.kind] for p in prefs if not p.vacuous]
+        empty_pass = [results[p.kind] for p in prefs if p.vacuous]
+        extra = {f"honoured_{k}": v for k, v in results.items()}
+        extra.update(answered=float(ok), response_words=float(len(pc.words(output))))
+        if empty_pass:
+            extra["honoured_vacuous"] = sum(empty_pass) / len(empty_pass)
+        share = sum(real) / len(real) if real else 0.0
+        return Score(extracted=results, score=share, extra=extra, details={"answered_check": why})
 
     def gold_output(self, item: Item) -> str:
         return compliant_answer(item)
