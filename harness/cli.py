@@ -15,6 +15,7 @@ from harness.cli_models import models_app
 from harness.cli_reports import compare
 from harness.cli_tasks import tasks_app
 from harness.errors import RunFailure, UserError
+from harness.outpaths import DEEPEST_IN_RUN, check_in_file, check_out_dir, check_run_folder
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Evaluation-first benchmark harness for MIPO self-improvement rounds.")
@@ -27,6 +28,17 @@ app.command()(compare)
 
 def default_out(suite: Path) -> Path:
     return Path("runs") / suite.stem
+
+
+def run_folder(out: Path, new_run: bool) -> Path:
+    """The run folder to use (a fresh, time-stamped sibling with --new-run), checked before any work."""
+    check_out_dir(out, room=DEEPEST_IN_RUN)
+    if new_run and out.exists():
+        import time
+
+        out = out.with_name(f"{out.name}-{time.strftime('%Y%m%d-%H%M%S')}")
+        check_out_dir(out, room=DEEPEST_IN_RUN)
+    return out
 
 
 @app.command()
@@ -42,14 +54,11 @@ def run(
     from harness.config import load_suite
     from harness.runner import RunOptions, SuiteRunner
 
+    check_in_file(suite, "suite file")
+    out = run_folder(out or default_out(suite), new_run)
     cfg = load_suite(suite)
     if device not in (None, "cpu", "cuda", "auto"):
         raise UserError(f"--device must be cpu, cuda or auto, not '{device}'")
-    out = out or default_out(suite)
-    if new_run and out.exists():
-        import time
-
-        out = out.with_name(f"{out.name}-{time.strftime('%Y%m%d-%H%M%S')}")
     runner = SuiteRunner(cfg, RunOptions(out=out, limit=limit, device=device, dry_run=dry_run))
     if dry_run:
         typer.echo(json.dumps(runner.dry_run(), indent=2))
@@ -68,11 +77,13 @@ def eval_cmd(
     out: Path = typer.Option(Path("runs/eval"), help="Run folder."),
     device: Optional[str] = typer.Option(None),
     include: list[Path] = typer.Option([], help="Folder with user task modules."),
+    new_run: bool = typer.Option(False, "--new-run", help="Start a fresh run folder instead of resuming."),
 ) -> None:
     """Evaluate a model on tasks (round 0 only, no training)."""
     from harness.config import parse_suite
     from harness.runner import RunOptions, SuiteRunner
 
+    out = run_folder(out, new_run)
     cfg = parse_suite({"name": "eval", "models": [model], "tasks": [t.strip() for t in tasks.split(",") if t.strip()],
                        "methods": ["prompting"], "rounds": 0, "mipo": {"diagnostics_prompts": 0}, "include": [str(p) for p in include]}, "eval")
     report = SuiteRunner(cfg, RunOptions(out=out, limit=limit, device=device)).execute()
@@ -88,9 +99,9 @@ def report(
     from reports.build import build_report
 
     for r in runs:
-        if not (r / "results.csv").exists():
-            raise UserError(f"{r}: not a run folder (no results.csv)")
-    md = build_report(runs, out or runs[0] / "report")
+        check_run_folder(r)
+    out = check_out_dir(out or runs[0] / "report", "--out" if out else "report folder")
+    md = build_report(runs, out)
     typer.echo(f"report: {md}")
 
 
@@ -108,6 +119,10 @@ def main() -> None:
     except KeyboardInterrupt:
         err.print("interrupted; re-run the same command to resume")
         sys.exit(130)
+    except OSError as e:  # what the checks could not foresee (a disk that failed, a folder removed meanwhile)
+        where = f": {e.filename}" if e.filename else ""
+        err.print(f"[red]error:[/red] {e.strerror or e}{where}", highlight=False, soft_wrap=True)
+        sys.exit(1)
     except Exception as e:  # click usage errors and the like
         import click
 

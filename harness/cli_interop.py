@@ -26,13 +26,15 @@ def score(
     offline: bool = typer.Option(False, help="Use offline data sources only."),
 ) -> None:
     """Re-score saved outputs with the task's own scorer (no model). Validates every line and id first."""
+    from harness.outpaths import check_in_file, check_out_file
     from harness.score import aggregate, default_out, item_index, read_predictions, score_rows, write_scored
     from tasks.registry import TaskRegistry
 
+    check_in_file(predictions, "predictions file")
+    target = check_out_file(out, "--out") if out else check_out_file(default_out(predictions), "scored file")
     t = TaskRegistry(include).get(task)
     preds = read_predictions(predictions)
     scored = score_rows(t, preds, item_index(t, _offline(offline)))
-    target = out or default_out(predictions)
     write_scored(target, [{**p, **s} for p, s in zip(preds, scored)])
     for metric, m in aggregate(t, scored).items():
         typer.echo(f"{t.id} {metric}: {m['value']:.4f} [{m['ci_low']:.4f}, {m['ci_high']:.4f}] n={m['n']}")
@@ -54,7 +56,9 @@ def export_lm_eval(
     """lm-eval 0.4.13 task YAMLs whose scoring calls mipo-bench's Task.score (use --apply_chat_template)."""
     from harness.export.common import plan_exports
     from harness.export.lmeval import export_lmeval
+    from harness.outpaths import check_out_dir
 
+    check_out_dir(out)
     exports = plan_exports(_task_ids(tasks), include, limit, _offline(offline))
     for path in export_lmeval(exports, out, include):
         typer.echo(f"wrote {path}")
@@ -73,7 +77,9 @@ def export_inspect_cmd(
     """An inspect-ai task file whose scorer calls mipo-bench's Task.score."""
     from harness.export.common import plan_exports
     from harness.export.inspect_eval import export_inspect
+    from harness.outpaths import check_out_dir
 
+    check_out_dir(out)
     exports = plan_exports(_task_ids(tasks), include, limit, _offline(offline))
     path = export_inspect(exports, out, include)
     typer.echo(f"wrote {path}")

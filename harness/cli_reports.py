@@ -16,9 +16,14 @@ def compare(
     csv: Optional[Path] = typer.Option(None, "--csv", help="Also write the comparison as CSV."),
 ) -> None:
     """Paired comparison (B − A) per model, method and task on the item ids both runs evaluated."""
+    from harness.outpaths import check_out_file, check_run_folder
     from reports.compare import compare_runs
     from reports.tables import fmt_gain, fmt_p
 
+    check_run_folder(run_a)
+    check_run_folder(run_b)
+    if csv:
+        check_out_file(csv, "--csv")
     df = compare_runs(run_a, run_b)
     table = Table(title=f"{run_b} − {run_a} (paired on shared item ids; 95% CI)")
     for col in ("model", "method", "task", "rounds A/B", "A", "B", "gain [95% CI]", "p", "n", "test"):
@@ -29,4 +34,6 @@ def compare(
                       str(r["n"]), r["test"])
     Console(width=200).print(table)
     if csv:
-        df.to_csv(csv, index=False)
+        from harness.rundir import atomic_write_text
+
+        atomic_write_text(csv, df.to_csv(index=False))

@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from harness.errors import UserError, closest
 
 Method = Literal["prompting", "mipo", "sft_self"]
+MAX_NEW_TOKENS = 32768  # the longest context of the supported model families; more is a typo, not a setting
 NegativeStrategy = Literal["derangement", "resample", "context_drop", "partial_prompt"]
 
 
@@ -25,7 +26,7 @@ class Strict(BaseModel):
 class GenerationConfig(Strict):
     """Decoding settings. `None` means: use the task's default (the paper's)."""
 
-    max_new_tokens: int | None = Field(default=None, gt=0)
+    max_new_tokens: int | None = Field(default=None, gt=0, le=MAX_NEW_TOKENS)
     temperature: float | None = Field(default=None, ge=0)
     top_p: float | None = Field(default=None, gt=0, le=1)
     greedy: bool | None = None
@@ -93,7 +94,7 @@ class JudgeConfig(Strict):
 
     model: str
     provider: Literal["transformers", "inspect"] = "transformers"
-    max_new_tokens: int = 16
+    max_new_tokens: int = Field(default=16, gt=0, le=MAX_NEW_TOKENS)
 
 
 class SuiteConfig(Strict):
@@ -113,6 +114,12 @@ class SuiteConfig(Strict):
     training: TrainingConfig = TrainingConfig()
     mipo: MipoConfig = MipoConfig()
     judge: JudgeConfig | None = None
+    _base_dir: Path | None = PrivateAttr(default=None)  # the suite file's folder; not part of the config hash
+
+    def include_paths(self) -> list[Path]:
+        """`include:` folders; relative ones are relative to the suite file (to the working folder for `eval`)."""
+        base = self._base_dir or Path(".")
+        return [p if p.is_absolute() else base / p for p in (Path(i).expanduser() for i in self.include)]
 
     @field_validator("models", mode="before")
     @classmethod
@@ -203,6 +210,8 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 def load_yaml(path: Path) -> Any:
     """Read YAML, reporting syntax errors (and repeated keys) with line and column."""
+    if path.is_dir():
+        raise UserError(f"{path} is a folder, not a suite file")
     if not path.is_file():
         raise UserError(f"suite file not found: {path}")
     try:
@@ -227,4 +236,6 @@ def load_yaml(path: Path) -> Any:
 def load_suite(path: str | Path) -> SuiteConfig:
     """Load and validate a suite YAML file."""
     path = Path(path)
-    return parse_suite(load_yaml(path), source=str(path))
+    cfg = parse_suite(load_yaml(path), source=str(path))
+    cfg._base_dir = path.parent
+    return cfg

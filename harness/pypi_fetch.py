@@ -20,25 +20,25 @@ def wheel_ok(path: Path) -> bool:
         return False
 
 
-def _find_ok(dest: Path, dist: str, version: str) -> Path | None:
-    """An intact wheel of dist==version in `dest`; corrupt or partial ones are deleted."""
+def _find_ok(dest: Path, dist: str, version: str, sha256: str | None = None) -> Path | None:
+    """An intact wheel of dist==version in `dest` (with the pinned sha256, if any); bad ones are deleted."""
     norm = dist.replace("-", "_").replace(".", "_").lower()
     for wheel in sorted(dest.glob("*.whl")):
         name, _, rest = wheel.name.partition("-")
         if name.lower() != norm or not rest.startswith(f"{version}-"):
             continue
-        if wheel_ok(wheel):
+        if wheel_ok(wheel) and (sha256 is None or sha256_file(wheel) == sha256):
             return wheel
-        wheel.unlink()  # partial or corrupt: fetch again
+        wheel.unlink()  # partial, corrupt or not the pinned file: fetch again
     return None
 
 
-def download_wheel(dist: str, version: str, dest: Path, retries: int = 2) -> Path:
-    """Download one wheel (no dependencies) into `dest`; a corrupt or partial file is fetched again."""
+def download_wheel(dist: str, version: str, dest: Path, retries: int = 2, sha256: str | None = None) -> Path:
+    """Download one wheel (no dependencies) into `dest`; a corrupt, partial or unpinned file is fetched again."""
     dest.mkdir(parents=True, exist_ok=True)
     last = ""
     for _attempt in range(retries + 1):
-        wheel = _find_ok(dest, dist, version)
+        wheel = _find_ok(dest, dist, version, sha256)
         if wheel is not None:
             return wheel
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--quiet",
@@ -46,13 +46,14 @@ def download_wheel(dist: str, version: str, dest: Path, retries: int = 2) -> Pat
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-    wheel = _find_ok(dest, dist, version)
+    wheel = _find_ok(dest, dist, version, sha256)
     if wheel is not None:
         return wheel
     if last:
         raise UserError(f"could not download {dist}=={version} from PyPI ({last}); "
                         "check the network or set MIPO_BENCH_CACHE to a cache that already has it")
-    raise UserError(f"download of {dist}=={version} kept failing its integrity check")
+    pinned = f" or the pinned sha256 {sha256[:12]}…; refusing to use it" if sha256 else ""
+    raise UserError(f"download of {dist}=={version} kept failing its integrity check{pinned}")
 
 
 def sha256_file(path: Path, chunk: int = 1 << 22) -> str:

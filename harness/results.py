@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from pathlib import Path
 
 import pandas as pd
 
+from harness.errors import UserError
 from harness.rundir import RunDir, atomic_write_text
 
 COLUMNS = ["model", "family", "method", "round", "task", "metric", "value", "ci_low", "ci_high", "n", "kind",
@@ -39,5 +42,30 @@ def write_results(run: RunDir) -> pd.DataFrame:
     return df
 
 
+def _damaged(path: Path, what: str) -> UserError:
+    return UserError(f"{path}: {what}; re-run the `mipo-bench run` command of that folder to rebuild it "
+                     "from the metrics files")
+
+
 def read_results(path: Path) -> pd.DataFrame:
-    return pd.read_csv(path)
+    """results.csv, checked: an empty file, missing columns or a truncated row is a UserError naming the line."""
+    try:
+        raw = Path(path).read_bytes().decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise _damaged(path, f"not UTF-8 text (byte {e.start})") from None
+    if not raw.strip():
+        raise _damaged(path, "the file is empty")
+    rows = list(csv.reader(io.StringIO(raw)))
+    missing = [c for c in COLUMNS if c not in rows[0]]
+    if missing:
+        raise _damaged(path, f"not a results table (missing column {', '.join(missing[:3])})")
+    for lineno, row in enumerate(rows[1:], 2):
+        if row and len(row) != len(rows[0]):
+            raise _damaged(path, f"line {lineno} is truncated ({len(row)} of {len(rows[0])} fields)")
+    if not raw.endswith("\n"):
+        raise _damaged(path, f"line {len(rows)} is truncated (the file ends without a line break)")
+    df = pd.read_csv(io.StringIO(raw))
+    bad = pd.to_numeric(df["value"], errors="coerce").isna() & df["value"].notna()
+    if bad.any():
+        raise _damaged(path, f"line {int(bad.idxmax()) + 2} has a value that is not a number")
+    return df

@@ -1,20 +1,23 @@
-"""The run directory: paths, atomic writes, resumable JSONL, and an exclusive run lock."""
+"""The run directory: paths (names made safe and injective), atomic writes, resumable JSONL, sealed checkpoints.
+
+Model names become folder names through `slug`: a name that is already safe keeps its name, any
+other gets a lossy cleanup plus a short hash of the original, so two names never share a folder.
+Task ids are validated, not rewritten. Every path handed out stays inside the run root.
+"""
 
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
-import socket
+import re
+import shutil
 from pathlib import Path
 from typing import Any
 
-try:
-    import fcntl
-except ImportError:  # Windows
-    fcntl = None  # type: ignore[assignment]
-
 from harness.errors import RunFailure, UserError
+from harness.locks import RunLock, pid_alive  # noqa: F401  (RunLock lived here; kept importable)
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -27,6 +30,7 @@ def atomic_write_text(path: Path, text: str) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+        fsync_dir(path.parent)  # the rename itself is durable before anything relies on it
     except OSError as e:
         tmp.unlink(missing_ok=True)
         if e.errno == errno.ENOSPC:
@@ -86,109 +90,48 @@ def write_jsonl(path: Path, rows: list[dict]) -> None:
     atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows))
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+MAX_ID = 64  # task ids (a path component)
+MAX_SLUG = 80  # model folder names
+LAYOUT = 2  # run folders written since model folders carry a hash when the name needed cleaning
+TMP_FILE = re.compile(r"\.tmp-(\d+)$")
 
 
-def _read_owner(path: Path) -> dict:
+def shown(name: str, limit: int = 80) -> str:
+    """A name as printed in one-line errors (very long ones shortened)."""
+    return name if len(name) <= limit else f"{name[:limit - 20]}…({len(name)} characters)"
+
+
+def validate_id(name: str, kind: str = "task id") -> str:
+    """`name` when it is a valid id ([A-Za-z0-9][A-Za-z0-9_.-]*, at most 64 characters); else a UserError."""
+    if not isinstance(name, str) or not SAFE_ID.fullmatch(name) or len(name) > MAX_ID:
+        raise UserError(f"{kind} '{shown(str(name))}' is not valid: use letters, digits, '_', '.' and '-', starting "
+                        f"with a letter or digit, at most {MAX_ID} characters")
+    return name
+
+
+def slug(name: str) -> str:
+    """A folder name for a model: `name` itself when safe, else a cleaned name plus a hash of the original."""
+    if SAFE_ID.fullmatch(name) and len(name) <= MAX_SLUG:
+        return name
+    cleaned = "".join(c if (c.isascii() and c.isalnum()) or c in "-_." else "_" for c in name.strip("/"))
+    cleaned = cleaned[-(MAX_SLUG - 11):].lstrip("._-") or "model"
+    return f"{cleaned}-{hashlib.sha256(name.encode('utf-8', 'surrogatepass')).hexdigest()[:10]}"
+
+
+def legacy_slug(name: str) -> str:
+    """The lossy folder name of run folders written before `LAYOUT` 2 (read-only use)."""
+    keep = "".join(c if c.isalnum() or c in "-_." else "_" for c in name.strip("/"))
+    return keep[-80:] or "model"
+
+
+def _layout_of(manifest: Path) -> int:
+    """LAYOUT of an existing run folder: 1 when its manifest predates the `layout` key."""
     try:
-        data = json.loads(path.read_text() or "{}")
-        return data if isinstance(data, dict) else {}
+        data = json.loads(manifest.read_text())
     except (OSError, ValueError):
-        return {}
-
-
-class RunLock:
-    """An exclusive lock on a run folder; `.lock` records the holder's host and pid.
-
-    Where fcntl exists the lock is an flock held for the process's life, so the kernel drops it
-    when the process dies (a `kill -9` leaves a stale file, which the next run takes over). A
-    lock file written on another host is never taken over automatically.
-    """
-
-    def __init__(self, root: Path):
-        self.path = Path(root) / ".lock"
-        self.held = False
-        self._fd: int | None = None
-
-    def _refuse(self, other: dict) -> UserError:
-        pid = other.get("pid", "?")
-        if other.get("host") and other.get("host") != socket.gethostname():
-            return UserError(f"run folder {self.path.parent} is locked by pid {pid} on {other.get('host')}; "
-                             f"remove {self.path} if that run is dead")
-        return UserError(f"run folder {self.path.parent} is in use by pid {pid}; wait for it or choose another --out")
-
-    def acquire(self) -> "RunLock":
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        me = {"pid": os.getpid(), "host": socket.gethostname()}
-        if fcntl is None:
-            return self._acquire_by_pid(me)
-        for _ in range(5):
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                os.close(fd)
-                raise self._refuse(_read_owner(self.path)) from None
-            try:
-                same_file = os.fstat(fd).st_ino == os.stat(self.path).st_ino
-            except FileNotFoundError:
-                same_file = False
-            if not same_file:  # the previous holder removed it between our open and flock
-                os.close(fd)
-                continue
-            other = _read_owner(self.path)
-            if other.get("host") and other["host"] != me["host"] and other.get("pid"):
-                os.close(fd)
-                raise self._refuse(other)
-            os.ftruncate(fd, 0)
-            os.write(fd, json.dumps(me).encode())
-            os.fsync(fd)
-            self._fd = fd
-            self.held = True
-            return self
-        raise UserError(f"could not lock {self.path.parent}")
-
-    def _acquire_by_pid(self, me: dict) -> "RunLock":
-        """Fallback without fcntl: create the file exclusively; a same-host lock with a dead pid is stale."""
-        for _ in range(2):
-            tmp = self.path.with_name(f".lock.tmp-{me['pid']}")
-            tmp.write_text(json.dumps(me))
-            try:
-                os.link(tmp, self.path)  # atomic, and the file is never seen empty
-            except FileExistsError:
-                other = _read_owner(self.path)
-                alive = other.get("pid") and _pid_alive(int(other["pid"]))
-                if other.get("host") != me["host"] or alive:
-                    raise self._refuse(other) from None
-                self.path.unlink(missing_ok=True)  # stale lock
-                continue
-            finally:
-                tmp.unlink(missing_ok=True)
-            self.held = True
-            return self
-        raise UserError(f"could not lock {self.path.parent}")
-
-    def release(self) -> None:
-        if not self.held:
-            return
-        self.path.unlink(missing_ok=True)  # while still holding the flock
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-        self.held = False
-
-    def __enter__(self) -> "RunLock":
-        return self.acquire()
-
-    def __exit__(self, *exc) -> None:
-        self.release()
+        return LAYOUT  # no manifest yet (a new run), or a damaged one that resuming refuses anyway
+    return int(data.get("layout", 1)) if isinstance(data, dict) else LAYOUT
 
 
 class RunDir:
@@ -196,6 +139,7 @@ class RunDir:
 
     def __init__(self, root: str | Path):
         self.root = Path(root)
+        self._layout: int | None = None
 
     @property
     def manifest(self) -> Path:
@@ -209,20 +153,136 @@ class RunDir:
     def report(self) -> Path:
         return self.root / "report"
 
+    @property
+    def layout(self) -> int:
+        if self._layout is None:
+            self._layout = _layout_of(self.manifest)
+        return self._layout
+
+    def model_folder(self, model: str) -> str:
+        return legacy_slug(model) if self.layout < 2 else slug(model)
+
     def model_dir(self, model: str) -> Path:
-        return self.root / "models" / slug(model)
+        return self._inside(self.root / "models" / self.model_folder(model))
 
     def round_dir(self, model: str, method: str, round_k: int) -> Path:
         """Round 0 is shared by every method (the untrained model, i.e. `prompting`)."""
         if round_k == 0:
             return self.model_dir(model) / "round_0"
-        return self.model_dir(model) / method / f"round_{round_k}"
+        return self._inside(self.model_dir(model) / validate_id(method, "method") / f"round_{int(round_k)}")
 
     def task_dir(self, model: str, method: str, round_k: int, task: str) -> Path:
-        return self.round_dir(model, method, round_k) / "tasks" / task
+        return self._inside(self.round_dir(model, method, round_k) / "tasks" / validate_id(task))
+
+    def _inside(self, path: Path) -> Path:
+        root = os.path.normpath(os.path.abspath(self.root))
+        if os.path.commonpath([root, os.path.normpath(os.path.abspath(path))]) != root:
+            raise UserError(f"{path} would lie outside the run folder {self.root}")
+        return path
+
+    def check_names(self, models: list[str], tasks: list[str]) -> dict[str, str]:
+        """Refuse names that cannot be folders or that share one (also on case-insensitive disks).
+
+        Returns the folder of each model name.
+        """
+        folders = {m: self.model_folder(m) for m in models}
+        for kind, names in (("models", folders), ("tasks", {validate_id(t): t for t in tasks})):
+            seen: dict[str, str] = {}
+            for name, folder in names.items():
+                other = seen.setdefault(folder.casefold(), name)
+                if other != name:
+                    why = "" if self.layout >= 2 or kind == "tasks" else " (this run folder predates unique " \
+                        "model folders; use --new-run)"
+                    raise UserError(f"{kind} '{shown(other)}' and '{shown(name)}' would share the folder "
+                                    f"'{shown(folder)}' of {self.root}{why}; rename one")
+        return folders
 
 
-def slug(name: str) -> str:
-    """A filesystem-safe name for a model id or path."""
-    keep = "".join(c if c.isalnum() or c in "-_." else "_" for c in name.strip("/"))
-    return keep[-80:] or "model"
+def fsync_dir(folder: Path) -> None:
+    """Make a folder's entries (renames, new files) durable; a no-op where folders cannot be opened."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError as e:
+        if e.errno not in (errno.EINVAL, errno.EBADF, errno.EISDIR):
+            raise
+    finally:
+        os.close(fd)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 22):
+            h.update(block)
+    return h.hexdigest()
+
+
+def seal_folder(folder: str | Path) -> dict[str, str]:
+    """fsync every file under `folder`, the folders and its parent; return {relative path: sha256}.
+
+    Call it on a checkpoint after its final rename and before writing the summary that declares it
+    done; record the result so `sealed_problem` can verify it on resume.
+    """
+    folder = Path(folder)
+    shas = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        with open(path, "rb") as f:
+            os.fsync(f.fileno())
+        shas[path.relative_to(folder).as_posix()] = _sha256(path)
+    for sub in sorted({p.parent for p in folder.rglob("*")} | {folder}, key=lambda p: -len(p.parts)):
+        fsync_dir(sub)
+    fsync_dir(folder.parent)
+    return shas
+
+
+def sealed_problem(folder: str | Path, recorded: dict[str, str] | None) -> str | None:
+    """None when `folder` holds every recorded file with its recorded sha256; else what is wrong."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return f"{folder} is missing"
+    if not recorded:
+        return f"{folder} has no recorded sha256"
+    for rel, sha in sorted(recorded.items()):
+        path = folder / rel
+        if not path.is_file():
+            return f"{path} is missing"
+        if _sha256(path) != sha:
+            return f"{path} does not match the sha256 recorded when it was written"
+    return None
+
+
+def run_relative(path: str | Path | None, root: str | Path) -> str | None:
+    """A path inside the run root as a root-relative posix string (so a moved run folder still works)."""
+    if path is None:
+        return None
+    full, base = os.path.abspath(path), os.path.abspath(root)
+    if os.path.commonpath([full, base]) != base:
+        return str(full)
+    return Path(os.path.relpath(full, base)).as_posix()
+
+
+def from_run_relative(value: str | None, root: str | Path) -> str | None:
+    """The inverse of `run_relative`; a relative path that is not under the root is an older run's cwd-relative path."""
+    if value is None or os.path.isabs(value):
+        return value
+    inside = Path(root) / value
+    return str(inside) if inside.exists() or not Path(value).exists() else value
+
+
+def clean_stale_tmp(root: str | Path) -> list[Path]:
+    """Remove `*.tmp-PID` files and folders under `root` whose writer process is dead; returns them."""
+    removed = []
+    for path in sorted(Path(root).rglob("*.tmp-*")):
+        m = TMP_FILE.search(path.name)
+        if not m or int(m.group(1)) == os.getpid() or pid_alive(int(m.group(1))):
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed

@@ -25,7 +25,8 @@ from harness.models import ResolvedModel, resolve_model
 from harness.models.resolve import alias_is_cached, check_model_id
 from harness.plan import TaskPlan, plan_task
 from harness.results import write_results
-from harness.rundir import RunDir, RunLock, atomic_write_json
+from harness.outpaths import DEEPEST_IN_RUN, check_out_dir
+from harness.rundir import RunDir, RunLock, atomic_write_json, clean_stale_tmp
 from mipo import diagnostics
 from mipo.rounds import RoundInputs, run_round
 from mipo.train import Policy
@@ -42,7 +43,7 @@ class RunOptions:
 
 
 def build_plans(cfg: SuiteConfig, limit: int | None, offline: bool) -> list[TaskPlan]:
-    registry = TaskRegistry(cfg.include)
+    registry = TaskRegistry(cfg.include_paths())
     return [plan_task(registry.get(spec.id, spec.options), spec, cfg, offline, limit) for spec in cfg.tasks]
 
 
@@ -81,6 +82,8 @@ class SuiteRunner:
 
     def dry_run(self) -> dict:
         """The resolved plan (models, tasks, item counts, rounds, a time estimate); loads and downloads no model."""
+        folders = self._check_folder()
+        RunLock(self.run.root).check_free()  # a folder another live process holds is refused by the real run too
         sources = {m.id: _model_source(m.id) for m in self.cfg.models}
         cfg_dump, cfg_hash = suite_dump(self.cfg, self.opts.limit)
         check_resume(self.run, cfg_dump, cfg_hash)  # a changed config would be refused by the real run too
@@ -89,11 +92,16 @@ class SuiteRunner:
         return {
             "models": [m.id for m in self.cfg.models], "model_sources": sources, "methods": self.cfg.methods,
             "rounds": self.cfg.rounds, "device": self.device, "offline": offline,
-            "run_folder": str(self.run.root), "resumes": self.run.manifest.exists(),
+            "run_folder": str(self.run.root), "resumes": self.run.manifest.exists(), "model_folders": folders,
             "tasks": {p.task.id: {"eval_items": len(p.eval_items), "train_pool": len(p.train_pool),
                                   "negative": p.negative, "max_new_tokens": p.gen.max_new_tokens} for p in plans},
             "estimated_minutes_cpu": round(estimate_seconds(plans, self.cfg, len(self.cfg.models)) / 60, 1),
         }
+
+    def _check_folder(self) -> dict[str, str]:
+        """The run folder's path and the folder of each model and task, checked before any work."""
+        check_out_dir(self.run.root, room=DEEPEST_IN_RUN)
+        return self.run.check_names([m.name or m.id for m in self.cfg.models], [t.id for t in self.cfg.tasks])
 
     def execute(self) -> Path:
         """Run (or resume) the suite; a full disk is a RunFailure and everything written so far is kept."""
@@ -107,14 +115,17 @@ class SuiteRunner:
 
     def _execute(self) -> Path:
         cfg_dump, cfg_hash = suite_dump(self.cfg, self.opts.limit)
+        folders = self._check_folder()
         for spec in self.cfg.models:
             check_model_id(spec.id)  # fail before any work on a typo in the second model
         with RunLock(self.run.root):
             check_resume(self.run, cfg_dump, cfg_hash)
+            clean_stale_tmp(self.run.root)  # temp files of killed writers (only we write here now)
             offline = not hub_reachable()
             self.log(f"hub {'unreachable: offline data' if offline else 'reachable'}; device {self.device}")
             plans = build_plans(self.cfg, self.opts.limit, offline)
-            extra = {"device": self.device, "offline": offline, "seed": self.cfg.seed,
+            extra = {"device": self.device, "offline": offline, "seed": self.cfg.seed, "layout": self.run.layout,
+                     "model_folders": folders,
                      "tasks": {p.task.id: p.manifest() for p in plans}, "models": {}}
             write_manifest(self.run, cfg_dump, cfg_hash, extra)
             for spec in self.cfg.models:

@@ -44,18 +44,33 @@ def parse_prediction(line: str, path: Path | str, lineno: int) -> dict[str, Any]
 
 
 def read_predictions(path: Path) -> list[dict[str, Any]]:
-    """Every non-blank line of a predictions JSONL file, validated (see `parse_prediction`)."""
+    """Every non-blank line of a predictions JSONL file, validated (see `parse_prediction`).
+
+    An id repeated with the same output is kept once; repeated with a different output it is a
+    UserError naming both lines (which one to score is the user's call, not ours).
+    """
+    if path.is_dir():
+        raise UserError(f"predictions {path} is a folder, not a file")
     if not path.is_file():
         raise UserError(f"predictions file not found: {path}")
-    rows = []
+    rows, first_line = [], {}
     with open(path, "rb") as f:
         for lineno, raw in enumerate(f, 1):
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError:
                 raise UserError(f"{path}:{lineno}: not UTF-8 text") from None
-            if line.strip():
-                rows.append(parse_prediction(line, path, lineno))
+            if not line.strip():
+                continue
+            row = parse_prediction(line, path, lineno)
+            if row["id"] in first_line:
+                seen_at, seen = first_line[row["id"]]
+                if seen["output"] != row["output"]:
+                    raise UserError(f"{path}:{lineno}: id {row['id']!r} already appeared on line {seen_at} with a "
+                                    "different output; keep one of them")
+                continue
+            first_line[row["id"]] = (lineno, row)
+            rows.append(row)
     if not rows:
         raise UserError(f"{path}: no predictions (the file is empty)")
     return rows

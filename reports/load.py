@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from harness.errors import UserError
+from harness.results import read_results
 from harness.rundir import RunDir
 
 
@@ -54,7 +55,7 @@ def load_results(runs: list[Run]) -> pd.DataFrame:
     """results.csv of every run, concatenated, with `run` (label) and `seed` columns added."""
     frames = []
     for run in runs:
-        df = pd.read_csv(run.path / "results.csv")
+        df = read_results(run.path / "results.csv")  # an empty file or a truncated row is a one-line error
         df["run"] = run.label
         df["seed"] = run.seed
         frames.append(df)

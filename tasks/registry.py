@@ -2,6 +2,10 @@
 
 A registry is an ordinary object built per command; nothing is registered globally, and a
 user task whose id collides with another is an error rather than a silent override.
+
+Importing a user folder or an installed plugin runs its code (also under `run --dry-run`). A user
+folder that fails to import is an error; an installed plugin that fails is reported in one line on
+stderr and skipped, so commands that do not need its tasks keep working.
 """
 
 from __future__ import annotations
@@ -14,11 +18,13 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 from harness.errors import UserError, unknown
+from harness.rundir import validate_id
 from tasks.base import Task
 
 BUILTIN_MODULES = ("tasks.gsm8k", "tasks.svamp", "tasks.math500", "tasks.arc", "tasks.mmlu", "tasks.csqa",
                    "tasks.profiles", "tasks.prism", "tasks.community_alignment")
 ENTRY_POINT_GROUP = "mipo_bench.tasks"
+_WARNED: set[str] = set()  # broken plugins already reported by this process
 
 
 def _task_classes(module) -> list[type[Task]]:
@@ -49,27 +55,50 @@ class TaskRegistry:
     def __init__(self, include: list[str | Path] | None = None, use_entry_points: bool = True):
         self._classes: dict[str, type[Task]] = {}
         self._origin: dict[str, str] = {}
+        self.broken: dict[str, str] = {}  # installed plugin -> why it failed to load
         for mod_name in BUILTIN_MODULES:
             self._add_module(importlib.import_module(mod_name), "built-in")
         if use_entry_points:
             for ep in entry_points(group=ENTRY_POINT_GROUP):
-                obj = ep.load()
-                classes = _task_classes(obj) if inspect.ismodule(obj) else [obj]
-                for cls in classes:
-                    self._add(cls, f"entry point {ep.name}")
+                self._add_plugin(ep)
         for folder in include or []:
             folder = Path(folder).expanduser()
             if not folder.is_dir():
-                raise UserError(f"include folder not found: {folder}")
+                what = "is a file, not a folder" if folder.exists() else "not found"
+                raise UserError(f"include folder {folder} {what}")
             for path in sorted(folder.glob("*.py")):
                 if not path.name.startswith("_"):
                     self._add_module(_load_file(path), str(path))
+
+    def _add_plugin(self, ep) -> None:
+        """Register an installed plugin's tasks; a plugin that fails is named on stderr once and skipped."""
+        origin = f"plugin '{ep.name}' ({ep.value})"
+        before = dict(self._classes), dict(self._origin)
+        try:
+            obj = ep.load()
+            classes = _task_classes(obj) if inspect.ismodule(obj) else [obj]
+            if not all(isinstance(c, type) and issubclass(c, Task) for c in classes):
+                raise TypeError(f"{ep.value} is not a Task subclass or a module of them")
+            for cls in classes:
+                self._add(cls, origin)
+        except Exception as e:  # a plugin's import can raise anything; it must not break unrelated commands
+            self._classes, self._origin = before
+            msg = str(e).splitlines()[0] if str(e) else ""
+            self.broken[ep.name] = f"{type(e).__name__}: {msg}" if msg else type(e).__name__
+            if ep.name not in _WARNED:
+                _WARNED.add(ep.name)
+                print(f"warning: task {origin} failed to load ({self.broken[ep.name]}); its tasks are unavailable",
+                      file=sys.stderr)
 
     def _add_module(self, module, origin: str) -> None:
         for cls in _task_classes(module):
             self._add(cls, origin)
 
     def _add(self, cls: type[Task], origin: str) -> None:
+        try:
+            validate_id(cls.id)  # ids become folder names in run folders
+        except UserError as e:
+            raise UserError(f"{origin}: {e}") from None
         if cls.id in self._classes and self._classes[cls.id] is not cls:
             raise UserError(f"task id '{cls.id}' from {origin} collides with the one from {self._origin[cls.id]}")
         self._classes[cls.id] = cls
@@ -84,7 +113,10 @@ class TaskRegistry:
     def get(self, task_id: str, options: dict | None = None) -> Task:
         """An instance of task `task_id` with validated options."""
         if task_id not in self._classes:
-            raise unknown("task", task_id, self._classes)
+            err = unknown("task", task_id, self._classes)
+            if self.broken:
+                err = UserError(f"{err}; note: plugin {', '.join(sorted(self.broken))} failed to load")
+            raise err
         cls = self._classes[task_id]
         from pydantic import ValidationError
 

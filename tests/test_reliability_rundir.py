@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+import harness.locks as locks
 import harness.rundir as rundir
 from harness.errors import RunFailure, UserError
 from harness.manifest import changed_keys
@@ -141,10 +142,10 @@ def test_a_lock_from_another_host_is_not_taken_over(tmp_path):
 
 
 def test_pid_fallback_without_fcntl(tmp_path, monkeypatch):
-    monkeypatch.setattr(rundir, "fcntl", None)
+    monkeypatch.setattr(locks, "fcntl", None)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    (tmp_path / ".lock").write_text(json.dumps({"pid": dead.pid, "host": rundir.socket.gethostname()}))
+    (tmp_path / ".lock").write_text(json.dumps({"pid": dead.pid, "host": locks.socket.gethostname()}))
     with RunLock(tmp_path):  # stale: the pid is dead
         with pytest.raises(UserError, match=f"in use by pid {os.getpid()}"):
             RunLock(tmp_path).acquire()
