@@ -73,7 +73,12 @@ class TrainingConfig(Strict):
     lora_dropout: float = Field(default=0.0, ge=0, lt=1)
     reference: Literal["initial", "previous"] = "initial"
     precompute_ref_log_probs: bool = False
-    bf16: bool | None = None
+    bf16: bool | None = None  # bf16 autocast (mixed precision) over the weights below; None = CUDA or fast-bf16 CPU
+    # dtype of the trained (master) weights; bf16/fp16 with a plain optimizer is refused (lr 5e-7 steps round to 0)
+    weights_dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    # per_task: one lineage per task, trained on its pairs only, evaluated on it (the paper); joint: one model
+    scope: Literal["per_task", "joint"] = "per_task"
+    transfer: bool = False  # per_task: also evaluate each task's policy on every other task
     report_to: list[str] = Field(default_factory=list)
     seed: int = 42
     launcher: Literal["inprocess", "accelerate"] = "inprocess"  # accelerate: multi-GPU via `accelerate launch`
@@ -83,10 +88,19 @@ class TrainingConfig(Strict):
 class MipoConfig(Strict):
     """How each round builds its training pairs."""
 
-    train_prompts_per_round: int = Field(default=64, gt=1)
+    train_prompts_per_round: int | Literal["all"] = 64  # per task; all = the task's whole train pool
     fresh_prompts: bool = True
     diagnostics_prompts: int = Field(default=8, ge=0)
     sampling: GenerationConfig | None = None
+
+    @field_validator("train_prompts_per_round", mode="before")
+    @classmethod
+    def _budget(cls, v: Any) -> Any:
+        if v == "all":
+            return v
+        if isinstance(v, bool) or not isinstance(v, int) or v < 2:
+            raise ValueError(f"must be 'all' or a number of prompts per task >= 2, got {v!r}")
+        return v
 
 
 class JudgeConfig(Strict):

@@ -14,6 +14,20 @@ from harness.rundir import RunDir, atomic_write_text
 
 COLUMNS = ["model", "family", "method", "round", "task", "metric", "value", "ci_low", "ci_high", "n", "kind",
            "partial"]
+# training scope of the row's policy (per_task | joint; empty for round 0) and the tasks whose pairs trained it
+# ("+"-joined); results.csv files written before these columns existed are read as joint (see fill_scope)
+SCOPE_COLUMNS = ["scope", "trained_on"]
+
+
+def fill_scope(df: pd.DataFrame) -> pd.DataFrame:
+    """Add the scope columns to an older results table: its trained rounds were joint, trained on unknown tasks."""
+    if "scope" not in df.columns:
+        df["scope"] = ["joint" if int(k) >= 1 else "" for k in df["round"]]
+    if "trained_on" not in df.columns:
+        df["trained_on"] = ""
+    df["scope"] = df["scope"].fillna("").astype(str)
+    df["trained_on"] = df["trained_on"].fillna("").astype(str)
+    return df
 
 
 def collect_rows(run: RunDir) -> list[dict]:
@@ -28,16 +42,19 @@ def collect_rows(run: RunDir) -> list[dict]:
                 "model": data["model"], "family": data["family"], "method": data["method"],
                 "round": int(data["round"]), "task": data["task"], "metric": metric,
                 "value": m["value"], "ci_low": m.get("ci_low"), "ci_high": m.get("ci_high"), "n": m.get("n"),
-                "kind": data.get("kind", "eval"), "partial": bool(data.get("partial", False)),
+                "kind": "transfer" if data.get("transfer") else data.get("kind", "eval"),
+                "partial": bool(data.get("partial", False)),
+                "scope": data.get("scope", "joint" if int(data["round"]) >= 1 else ""),
+                "trained_on": data.get("trained_on", ""),
             })
     return rows
 
 
 def write_results(run: RunDir) -> pd.DataFrame:
     """Rebuild results.csv atomically and return it."""
-    df = pd.DataFrame(collect_rows(run), columns=COLUMNS)
+    df = pd.DataFrame(collect_rows(run), columns=COLUMNS + SCOPE_COLUMNS)
     if not df.empty:
-        df = df.sort_values(["model", "method", "round", "task", "metric"], kind="stable")
+        df = df.sort_values(["model", "method", "round", "task", "trained_on", "metric"], kind="stable")
     atomic_write_text(run.results, df.to_csv(index=False))
     return df
 
@@ -68,4 +85,4 @@ def read_results(path: Path) -> pd.DataFrame:
     bad = pd.to_numeric(df["value"], errors="coerce").isna() & df["value"].notna()
     if bad.any():
         raise _damaged(path, f"line {int(bad.idxmax()) + 2} has a value that is not a number")
-    return df
+    return fill_scope(df)

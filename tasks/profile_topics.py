@@ -20,7 +20,8 @@ TOPIC_WORDS = {
         essen kochen küche gericht rezept abendessen mittagessen frühstück gemüse reis suppe brot obst ofen zutaten
         nachtisch linsen kichererbsen tomaten kartoffeln nudeln salat mahlzeit backen kuchen""",
     "travel": """trip travel visit city mountains beach hotel hostel train bus flight plane pack luggage suitcase hike
-        trail museum tour route road coast map tickets weekend cycle bike sightseeing car walking
+        trail museum tour route road coast map tickets weekend cycle bike sightseeing car walking distance kilometres
+        kilometers kilómetros distancia kilomètres kilometer strecke entfernung
         viaje viajar visitar ciudad montaña playa tren autobús vuelo avión maleta equipaje caminar ruta sendero
         museo costa mapa billete bicicleta coche excursión
         voyage voyager visiter ville montagne plage hôtel vol avion valise bagages marcher randonnée sentier musée
@@ -28,6 +29,7 @@ TOPIC_WORDS = {
         reise reisen besuchen stadt berge strand zug flug flugzeug koffer gepäck wandern wanderung museum küste
         karte fahrrad auto ausflug""",
     "fitness": """run running exercise workout training muscles stretch stretching warm water drink hydrate sleep
+        distance kilometres kilometers
         posture desk back legs weights lift squats pace race rest body heart jog jogging cycling hike
         correr ejercicio entrenamiento entrenar músculos estirar estiramientos calentar calentamiento agua beber
         dormir sueño postura espalda piernas pesas sentadillas carrera descanso cuerpo
@@ -37,7 +39,8 @@ TOPIC_WORDS = {
         haltung rücken beine gewichte kniebeugen liegestütze körper""",
     "home": """home apartment room kitchen house heating heat cool fan windows curtains insulation bill energy
         thermostat paint wall brush tape tools hammer screwdriver drill damp mould mold ventilation bathroom
-        garden herbs pots soil balcony shelves storage soundproof rugs noise
+        garden herbs pots soil balcony shelves storage soundproof rugs noise clean cleaning water vinegar bleach
+        dehumidifier limpiar agua vinagre lejía nettoyer vinaigre javel putzen reinigen wasser essig
         casa piso apartamento habitación calefacción ventilador ventanas cortinas aislamiento factura energía
         termostato pintar pintura pared brocha herramientas martillo destornillador taladro humedad moho
         ventilación baño jardín hierbas macetas tierra balcón estantes ruido alfombras
