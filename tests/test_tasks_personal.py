@@ -76,7 +76,7 @@ def test_prism_preferences_are_text_without_placeholders_or_slider_artefact(hub)
     assert prism.rated_preferences({"values": 50, "safety": 10, "other": 99, "other_text": "-1"}) == []
 
 
-def test_prism_prompt_is_the_authors_template(hub):
+def test_prism_prompts_are_the_authors(hub):
     task = prism.Prism()
     it = next(i for i in task.load(offline=False).eval_items)
     assert task.messages(it)[0]["content"] == (
