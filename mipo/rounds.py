@@ -16,6 +16,7 @@ from harness.backends.base import Backend
 from harness.config import SuiteConfig
 from harness.errors import RunFailure
 from harness.plan import TaskPlan, round_prompts
+from harness.provenance import round_check
 from harness.rundir import append_jsonl, atomic_write_json, read_jsonl, write_jsonl
 from mipo.pairs import NEGATIVE_SEED_OFFSET, build_pairs, check_provenance
 from mipo.train import Policy, train_dpo, train_sft
@@ -100,6 +101,9 @@ def build_round_pairs(policy: Policy, inp: RoundInputs, round_dir: Path, round_k
     problems = check_provenance(pairs)
     if problems:
         raise RunFailure(f"pair provenance check failed: {problems[0]}")
+    stats["eval_overlap"] = round_check(pairs, inp.plans)  # no evaluated prompt may be trained on
+    if not stats["eval_overlap"]["ok"]:
+        raise RunFailure(f"round {round_k}: train/eval separation check failed: {stats['eval_overlap']['problem']}")
     stats["total_pairs"] = len(pairs)
     stats["dropped_identical"] = sum(s["dropped_identical"] for s in stats["per_task"].values())
     write_jsonl(pairs_path, pairs)

