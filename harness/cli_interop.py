@@ -30,9 +30,9 @@ def score(
     from harness.score import aggregate, default_out, item_index, read_predictions, score_rows, write_scored
     from tasks.registry import TaskRegistry
 
+    t = TaskRegistry(include).get(task)  # an unknown task is named first; nothing is read or written yet
     check_in_file(predictions, "predictions file")
     target = check_out_file(out, "--out") if out else check_out_file(default_out(predictions), "scored file")
-    t = TaskRegistry(include).get(task)
     preds = read_predictions(predictions)
     scored = score_rows(t, preds, item_index(t, _offline(offline)))
     write_scored(target, [{**p, **s} for p, s in zip(preds, scored)])
