@@ -41,7 +41,7 @@ def models_table(runs: list[Run]) -> pd.DataFrame:
 
 
 def data_table(runs: list[Run]) -> pd.DataFrame:
-    """Every task of every run: eval source and split, items evaluated out of the pool, partial flag."""
+    """Every task of every run: eval source and split, why that source, items evaluated out of the pool, partial."""
     rows = []
     for r in runs:
         for task, info in (r.manifest.get("tasks") or {}).items():
@@ -49,6 +49,7 @@ def data_table(runs: list[Run]) -> pd.DataFrame:
             disj = info.get("disjointness") or {}
             rows.append({"run": r.label, "task": task, "family": info.get("family"),
                          "source": f"{src.get('kind', '?')}:{src.get('name', '?')}", "split": src.get("split"),
+                         "why this source": (info.get("data") or {}).get("reason"),
                          "items": f"{info.get('n_eval')} of {info.get('eval_pool')}",
                          "train/eval overlap": disj.get("overlap"), "partial": "PARTIAL" if info.get("partial") else ""})
     return pd.DataFrame(rows)
