@@ -18,6 +18,22 @@ from tasks.base import Item, Task
 MAX_OUTPUT_CHARS = 20_000  # an enormous output is truncated before scoring and storage
 
 
+def validity(task: Task, item: Item, extracted, score: float, truncated: bool | None) -> dict:
+    """Per-sample fields that say whether a score measures knowledge, format or length.
+
+    `no_answer`: the task's main extractor found nothing (math and multiple choice only; None elsewhere);
+    `accuracy_answered`: the score when an answer was found, else None (so its mean is over answered items);
+    `truncated`: generation hit max_new_tokens without a stop token; `chance`: 1 / number of choices.
+    """
+    row: dict = {"truncated": truncated}
+    if task.family in ("math", "mcq"):
+        answered = extracted is not None
+        row.update(no_answer=float(not answered), accuracy_answered=score if answered else None)
+    if item.choices:
+        row["chance"] = 1.0 / len(item.choices)
+    return row
+
+
 def sample_row(task: Task, item: Item, prompt: str, gen: Generation) -> dict:
     """One samples.jsonl line."""
     output = gen.text[:MAX_OUTPUT_CHARS]
@@ -25,10 +41,16 @@ def sample_row(task: Task, item: Item, prompt: str, gen: Generation) -> dict:
     return {
         "id": item.id, "prompt": prompt, "target": item.target, "output": output,
         "extracted": sc.extracted, "score": sc.score, **sc.extra, **sc.details,
+        **validity(task, item, sc.extracted, sc.score, bool(gen.truncated)),
         "n_prompt_tokens": gen.n_prompt_tokens, "n_new_tokens": gen.n_new_tokens,
         "seconds": round(gen.seconds, 4), "truncated_output": len(gen.text) > MAX_OUTPUT_CHARS,
+        "engine": gen.engine or None,
         "user": item.meta.get("user"),
     }
+
+
+# summary metric name -> samples.jsonl column (rates over samples; chance for multiple choice)
+VALIDITY_METRICS = {"no_answer_rate": "no_answer", "truncated_rate": "truncated", "chance": "chance"}
 
 
 def summarize(task: Task, rows: list[dict], seed: int = 0) -> dict[str, dict]:
@@ -40,9 +62,12 @@ def summarize(task: Task, rows: list[dict], seed: int = 0) -> dict[str, dict]:
         for k in r:
             if (k.startswith(("accuracy_", "honoured_")) or k in task.extra_metrics) and k not in names.values():
                 names[k] = k
+    names.update(VALIDITY_METRICS)
     out = {}
     for metric, column in names.items():
         vals = [float(r[column]) for r in rows if r.get(column) is not None]
+        if not vals and metric in VALIDITY_METRICS:
+            continue
         cl = [r.get("user") for r in rows if r.get(column) is not None] if clusters else None
         mean, lo, hi = mean_ci(vals, seed=seed, clusters=cl)
         out[metric] = {"value": mean, "ci_low": lo, "ci_high": hi, "n": len(vals)}
@@ -60,6 +85,7 @@ def loglik_row(task: Task, item: Item, prompt: str, pairs: list[tuple[str, str]]
     return {
         "id": item.id, "prompt": prompt, "target": item.target, "output": sc.extracted,
         "extracted": sc.extracted, "score": sc.score, **sc.extra, **sc.details,
+        **validity(task, item, sc.extracted, sc.score, None),
         "logliks": [round(v, 4) for v in logliks], "n_requests": len(pairs),
         "seconds": round(seconds, 4), "user": item.meta.get("user"),
     }

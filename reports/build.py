@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from harness.rundir import atomic_write_text
-from reports import figures, meta, tables
+from reports import figures, meta, tables, validity
 from reports.html import Section, render_html, render_markdown
 from reports.load import load_results, open_runs
 from reports.paired import gains_vs_round0, last_round, method_vs_method
@@ -33,12 +33,16 @@ def _sections(runs, df: pd.DataFrame, out: Path) -> list[Section]:
     last = last_round(gains)
     if not gains.empty:
         gains.to_csv(out / "gains.csv", index=False)
-    s = [Section("Headline: round 0 vs last round", GAIN_NOTE, tables.headline_table(last, multi),
+    head = tables.headline_table(last, multi)
+    if not head.empty:
+        head["flags"] = validity.gain_flags(last, df)  # format/length-driven gains, results below chance
+    s = [Section("Headline: round 0 vs last round", GAIN_NOTE + " " + validity.FLAG_NOTE, head,
                  figures.gain_heatmap(last, out, multi)),
          Section("Main metric per model, method and round",
                  "Each cell: mean [95% CI] (n items); CI: Wilson for 0/1 scores, percentile bootstrap for graded scores "
                  "and wherever items share a user (users resampled). Round 0 (prompting) is the shared baseline.",
                  tables.per_round_table(df), figures.round_curves(main, out, multi)),
+         Section("What the scores measure", validity.NOTE, validity.validity_table(df)),
          Section("Gain per model family", "Mean of the models' paired gains per family (family from results.csv); "
                  "CI combines the models' CIs assuming independent models.", tables.family_table(gains))]
     methods = tables.method_table(main) if not main.empty else pd.DataFrame()

@@ -9,6 +9,7 @@ import pandas as pd
 MAIN_METRICS = ("accuracy", "honoured")
 TRAIN_METRICS = ("loss", "rewards_margins", "rewards_accuracies")
 DIAG_METRICS = ("pmi", "response_words", "distinct_2")
+SIDE_METRICS = ("no_answer_rate", "truncated_rate", "chance")  # validity figures, never a main metric
 Z = 1.959964
 
 
@@ -21,7 +22,7 @@ def main_metrics(df: pd.DataFrame) -> pd.DataFrame:
     for task, grp in ev.groupby("task", sort=False):
         names = list(dict.fromkeys(grp["metric"]))
         main = next((m for m in MAIN_METRICS if m in names), None)
-        main = main or next((m for m in names if not m.startswith("response_")), names[0])
+        main = main or next((m for m in names if not m.startswith("response_") and m not in SIDE_METRICS), names[0])
         keep.append(grp[grp["metric"] == main])
     return pd.concat(keep)
 

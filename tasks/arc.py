@@ -1,4 +1,4 @@
-"""ARC-Challenge and ARC-Easy: zero-shot, brief reasoning, "The answer is: X" (or `scorer: loglik`)."""
+"""ARC-Challenge and ARC-Easy: the authors' zero-shot prompt ending "The answer is: X" (or `scorer: loglik`)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def _olmo_items(docs) -> list[Item]:
 
 class ArcChallenge(McTask):
     id = "arc_challenge"
-    description = "ARC-Challenge test, generative, 'The answer is: X'"
+    description = "ARC-Challenge test, the authors' prompt (T 1.0, top-p 0.9), 'The answer is: X'"
     default_limit = 500
     hub_config = "ARC-Challenge"
     olmo_test = "arc_challenge/test_rc_5shot/"
@@ -49,7 +49,7 @@ class ArcChallenge(McTask):
 
 class ArcEasy(ArcChallenge):
     id = "arc_easy"
-    description = "ARC-Easy test, generative, 'The answer is: X'"
+    description = "ARC-Easy test, the authors' prompt (T 1.0, top-p 0.9), 'The answer is: X'"
     hub_config = "ARC-Easy"
     olmo_test = "arc_easy/test_rc_5shot/"
     olmo_val = "ai2_arc/ARC-Easy/validation/"

@@ -115,3 +115,68 @@ def extract_letter(text: str, n_choices: int = 5) -> str | None:
     if m and m.group(1) in valid:
         return m.group(1)
     return None
+
+
+# --- protocol-specific readers ---------------------------------------------------------------------
+
+_AUTHORS_NUM = re.compile(r"\d+\.?\d*")
+_FINAL_ANSWER = re.compile(r"The final answer is (" + _NUM + ")")
+
+
+def extract_authors_gsm(text: str) -> str | None:
+    """GSM8K as the authors' script reads it (gsm.py:219-222): the text between the first and second
+    `####`, its first `\\d+\\.?\\d*` (no sign, no thousands separator: "1,000" reads as 1).
+
+    Their fallback (a second model call that extracts a number when there is no `####`, gsm.py:223-257)
+    is not reproduced: an output without `####` has no authors' answer here.
+    """
+    parts = (text or "").split("####")
+    if len(parts) < 2:
+        return None
+    m = _AUTHORS_NUM.search(parts[1])
+    return normalize_number(m.group()) if m else None
+
+
+def extract_final_answer(text: str) -> str | None:
+    """lm-eval `gsm8k_cot_llama` strict-match: the number after the last "The final answer is "."""
+    found = _FINAL_ANSWER.findall((text or "").translate(_MINUS))
+    return normalize_number(found[-1]) if found else None
+
+
+def extract_authors_letter(text: str, letters: str = "ABCD") -> str | None:
+    """ARC as the authors' script reads it (arc.py:89-95): after the first "the answer is" (any case),
+    the first stand-alone capital A-D."""
+    parts = re.split(r"(?i)the answer is", text or "", maxsplit=1)
+    if len(parts) < 2:
+        return None
+    m = re.search(rf"\b([{letters}])\b", parts[1])
+    return m.group(1) if m else None
+
+
+# --- echo guard ------------------------------------------------------------------------------------
+
+_SENTENCE_END = re.compile(r"(?<=[.?!])\s+")
+
+
+def _loose(piece: str) -> re.Pattern:
+    """A pattern for `piece` that tolerates any run of whitespace between its words."""
+    return re.compile(r"\s+".join(re.escape(w) for w in piece.split()))
+
+
+def strip_echo(text: str, pieces: list[str], min_chars: int = 15) -> str:
+    """`text` with every verbatim copy (whitespace aside) of each piece of at least `min_chars` removed.
+
+    Used before extraction so that a question copied back into the answer cannot supply the answer:
+    GSM8K questions contain numbers (flexible extraction would read the last one), ARC prompts
+    contain the choice letters.
+    """
+    out = text or ""
+    for piece in sorted({p.strip() for p in pieces}, key=len, reverse=True):
+        if len(piece) >= min_chars:
+            out = _loose(piece).sub(" ", out)
+    return out
+
+
+def sentences(text: str) -> list[str]:
+    """`text` split after `.`, `?` or `!`."""
+    return [s for s in _SENTENCE_END.split(text or "") if s.strip()]

@@ -1,5 +1,5 @@
-"""Multiple choice shared by ARC, MMLU and CommonsenseQA: a generative scorer (the paper's protocol:
-brief reasoning, then "The answer is: X") and a log-likelihood scorer (acc, acc_norm, acc_mutual_info;
+"""Multiple choice shared by ARC, MMLU and CommonsenseQA: a generative scorer (the authors' ARC protocol:
+concise reasoning, then "The answer is: X") and a log-likelihood scorer (acc, acc_norm, acc_mutual_info;
 see tasks/loglik.py), chosen per task with the option `scorer: generative|loglik`.
 """
 
@@ -10,13 +10,15 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from tasks.base import GenerationSettings, Item, Score, Task
-from tasks.extract import extract_letter
+from tasks.extract import extract_authors_letter, extract_letter, sentences, strip_echo
 from tasks.loglik import LETTERS, MC_METRICS, mc_picks, mc_requests
 
-MC_INSTRUCTION = (
-    "Answer the following multiple-choice question. Think briefly, then finish with "
-    "\"The answer is: X\" where X is the letter of the correct choice."
-)
+# The authors' ARC prompt, one user turn (../shared/reference/mipo-authors/arc.py:65-69): instruction, the
+# question, "A: choice" lines lettered by position, and the closing reminder.
+MC_INSTRUCTION = ("You are a helpful assistant. The following is a multiple choice question with answer choices. "
+                  "Your response should show clear and concise reasoning, and you should end with "
+                  "\"The answer is: <X>\", where X is the correct letter choice.")
+MC_REMINDER = "Your response should end with \"The answer is: <X>\", where X is the correct letter choice."
 
 
 class McOptions(BaseModel):
@@ -25,10 +27,20 @@ class McOptions(BaseModel):
 
 
 def mc_prompt(question: str, choices: tuple[str, ...], instruction: str = MC_INSTRUCTION) -> str:
-    """Question with lettered choices, one user turn."""
-    lines = [instruction, "", f"Question: {question}"]
-    lines += [f"{LETTERS[i]}. {c}" for i, c in enumerate(choices)]
-    return "\n".join(lines)
+    """The authors' layout (arc.py:65-69): instruction, question, lettered choices, reminder."""
+    lines = "\n".join(f"{LETTERS[i]}: {c}" for i, c in enumerate(choices))
+    return f"{instruction}\n\n{question}\n\n{lines}\n\n{MC_REMINDER}"
+
+
+def mc_echo_free(output: str, question: str, choices: tuple[str, ...]) -> str:
+    """The output without copies of the prompt: instruction, reminder and question always; the choice
+    lines ("A: text") only when two or more are copied (one alone can be the answer itself)."""
+    flat = " ".join((output or "").split())
+    lines = [f"{LETTERS[i]}: {c}" for i, c in enumerate(choices)]
+    out = strip_echo(output, [MC_INSTRUCTION, MC_REMINDER, question, *sentences(question)])
+    if sum(" ".join(line.split()) in flat for line in lines) >= 2:
+        out = strip_echo(out, lines, min_chars=1)
+    return out
 
 
 class McTask(Task):
@@ -36,8 +48,9 @@ class McTask(Task):
 
     family = "mcq"
     default_negative = "derangement"
-    generation = GenerationSettings(max_new_tokens=256, temperature=1.0, top_p=0.9, greedy=False)
-    train_generation = GenerationSettings(max_new_tokens=256, temperature=1.0, top_p=0.9, greedy=False)
+    # The authors sample at T 1.0 / top-p 0.9 with 1024 new tokens for evaluation and pairs (arc.py:33-39).
+    generation = GenerationSettings(max_new_tokens=1024, temperature=1.0, top_p=0.9, greedy=False)
+    train_generation = GenerationSettings(max_new_tokens=1024, temperature=1.0, top_p=0.9, greedy=False)
     extra_metrics = MC_METRICS
     Options = McOptions
 
@@ -45,8 +58,11 @@ class McTask(Task):
         return [{"role": "user", "content": mc_prompt(item.question, item.choices)}]
 
     def score(self, output: str, item: Item) -> Score:
-        letter = extract_letter(output, len(item.choices))
-        return Score(extracted=letter, score=float(letter == item.target))
+        text = mc_echo_free(output, item.question, item.choices)
+        letter = extract_letter(text, len(item.choices))
+        authors = extract_authors_letter(text)
+        return Score(extracted=letter, score=float(letter == item.target),
+                     extra={"accuracy_authors": float(authors == item.target)}, details={"extracted_authors": authors})
 
     def gold_output(self, item: Item) -> str:
         return f"The answer is: {item.target}"
@@ -63,7 +79,9 @@ class McTask(Task):
     def scorers(self) -> list[dict[str, Any]]:
         return [
             {"name": "generative", "active": self.options.scorer == "generative", "metrics": [self.metric],
-             "protocol": "chat prompt, brief reasoning, first A-E after 'The answer is'"},
+             "protocol": "the authors' prompt (arc.py:65-69); first valid letter after 'The answer is' (else a lone "
+                         "leading letter), after removing copies of the prompt; accuracy_authors = first stand-alone "
+                         "A-D after the first 'the answer is' (arc.py:89-95); no answer = no letter found"},
             {"name": "loglik", "active": self.options.scorer == "loglik", "metrics": ["acc (as accuracy)", *MC_METRICS],
              "protocol": "raw 'Question: q\\nAnswer:' + ' choice'; acc_norm per character; "
                          "mutual info against the context 'Answer:'"},

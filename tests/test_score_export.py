@@ -177,7 +177,8 @@ def test_export_uses_the_runs_items_and_prompts(exported):
         assert f'test: "{exported / (tid + ".jsonl")}"' in yaml_text
         assert "process_results: !function utils.process_results" in yaml_text
     settings_ = json.loads((exported / "mipo_bench_export.json").read_text())
-    assert settings_["tasks"]["gsm8k"]["metrics"] == ["accuracy", "accuracy_strict", "accuracy_flexible"]
+    assert settings_["tasks"]["gsm8k"]["metrics"] == ["accuracy", "accuracy_strict", "accuracy_flexible",
+                                                      "accuracy_authors"]
 
 
 def test_export_cli_and_bad_task(tmp_path, monkeypatch, capsys):
