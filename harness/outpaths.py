@@ -15,7 +15,8 @@ from pathlib import Path
 from harness.errors import UserError
 from harness.rundir import shown
 
-DEEPEST_IN_RUN = 160  # room below a run folder: models/<folder ≤ 80>/<method>/round_<k>/tasks/<task ≤ 64>/<file>
+# room below a run folder: models/<folder ≤ 80>/<method>/round_<k>/lineages/<task ≤ 64>/train/checkpoint/<file>
+DEEPEST_IN_RUN = 256
 
 
 def _abs(path: str | Path) -> str:
@@ -39,7 +40,7 @@ def _limits(existing: str) -> tuple[int, int]:
 
 
 def check_lengths(path: str | Path, label: str, room: int = 0) -> None:
-    """Every component within the name limit and the whole path (plus `room` for what goes below) within the path limit."""
+    """Every component within the name limit; the whole path plus `room` (for what goes below) within the path limit."""
     p = _abs(path)
     name_max, path_max = _limits(nearest_existing(os.path.dirname(p) or p))
     for part in Path(p).parts:
@@ -58,6 +59,15 @@ def _check_writable_parent(p: str, label: str, given: str | Path) -> None:
         raise UserError(f"{label} {shown(str(given))}: {shown(base)} is a file, so nothing can be created inside it")
     if not os.access(base, os.W_OK | os.X_OK):
         raise UserError(f"{label} {shown(str(given))}: no permission to write in {shown(base)}")
+    probe = os.path.join(base, f".mipo-bench-probe-{os.getpid()}")
+    try:  # permissions are not everything (a read-only mount, /proc, root's view): try, leaving no trace
+        os.mkdir(probe)
+        os.rmdir(probe)
+    except FileExistsError:
+        pass
+    except OSError as e:
+        raise UserError(f"{label} {shown(str(given))}: cannot create anything in {shown(base)} "
+                        f"({e.strerror or e})") from None
 
 
 def check_out_dir(path: str | Path, label: str = "--out", room: int = 0) -> Path:
@@ -85,8 +95,10 @@ def check_in_file(path: str | Path, label: str) -> Path:
     p = _abs(path)
     if os.path.isdir(p):
         raise UserError(f"{label} {shown(str(path))} is a folder, not a file")
-    if not os.path.isfile(p):
+    if not os.path.exists(p):
         raise UserError(f"{label} not found: {shown(str(path))}")
+    if not os.path.isfile(p):
+        raise UserError(f"{label} {shown(str(path))} is not a regular file")
     if not os.access(p, os.R_OK):
         raise UserError(f"{label} {shown(str(path))}: no permission to read it")
     return Path(path)

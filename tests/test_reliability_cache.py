@@ -127,7 +127,8 @@ def test_ready_json_records_every_file_and_a_changed_tokenizer_is_rebuilt(fake_a
     work = build.alias_dir(spec.alias)
     meta = json.loads((work / build.READY).read_text())
     assert set(meta["files"]) == {"model.safetensors", "config.json", "tokenizer.json"}
-    assert meta["files"]["config.json"] == hashlib.sha256((work / "safetensors" / "config.json").read_bytes()).hexdigest()
+    config = (work / "safetensors" / "config.json").read_bytes()
+    assert meta["files"]["config.json"] == hashlib.sha256(config).hexdigest()
     assert not list(work.glob(".*tmp-*"))  # the temp folder was renamed into place
     (work / "safetensors" / "tokenizer.json").write_text('{"changed": true}')
     logs = []

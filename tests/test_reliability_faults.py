@@ -1,4 +1,7 @@
-"""Faults: corrupt downloads, a full disk mid-run, NaN losses, empty or enormous outputs (model cache: test_reliability_cache)."""
+"""Faults: corrupt downloads, a full disk mid-run, NaN losses, empty or enormous outputs.
+
+The model cache's faults are in test_reliability_cache.py.
+"""
 
 from __future__ import annotations
 
