@@ -17,7 +17,7 @@ from harness.backends.hf import HFBackend
 from harness.backends.select import fp32_scorer, load_backend
 from harness.config import SuiteConfig
 from harness.devices import resolve_device, resolve_dtype
-from harness.errors import RunFailure
+from harness.errors import RunFailure, UserError
 from harness.evaluate import evaluate_task
 from harness.manifest import check_resume, suite_dump, write_manifest
 from harness.models import ResolvedModel, resolve_model
@@ -27,7 +27,8 @@ from harness.results import write_results
 from harness.outpaths import DEEPEST_IN_RUN, check_out_dir
 from harness.rundir import RunDir, RunLock, atomic_write_json, clean_stale_tmp
 from mipo import diagnostics
-from mipo.rounds import RoundInputs, run_round
+from mipo.precision import precision_problem
+from mipo.rounds import RoundInputs, lineage_dir, lineages, prompts_per_task, run_round
 from mipo.train import Policy
 from tasks.loader import hub_status
 from tasks.loader import summary as data_summary
@@ -55,8 +56,9 @@ def estimate_seconds(plans: list[TaskPlan], cfg: SuiteConfig, n_models: int) -> 
     """A rough CPU estimate: ~40 new tokens/s for generation, ~3 s per DPO step of 2 pairs."""
     eval_tokens = sum(len(p.eval_items) * p.gen.max_new_tokens * 0.5 for p in plans)
     train_methods = [m for m in cfg.methods if m != "prompting"]
-    per_round_gen = cfg.mipo.train_prompts_per_round * 300 * 1.5
-    per_round_train = cfg.mipo.train_prompts_per_round * 1.5
+    prompts = sum(prompts_per_task(cfg, p) for p in plans)  # per round, over all lineages
+    per_round_gen = prompts * 300 * 1.5
+    per_round_train = prompts * 1.5
     total = eval_tokens / 40 * (1 + cfg.rounds * len(train_methods))
     total += cfg.rounds * len(train_methods) * (per_round_gen / 40 + per_round_train)
     return total * n_models
@@ -99,6 +101,7 @@ class SuiteRunner:
     def dry_run(self) -> dict:
         """The resolved plan (models, tasks, item counts, rounds, a time estimate); loads and downloads no model."""
         folders = self._check_folder()
+        self._check_training()
         RunLock(self.run.root).check_free()  # a folder another live process holds is refused by the real run too
         sources = {m.id: _model_source(m.id) for m in self.cfg.models}
         cfg_dump, cfg_hash = suite_dump(self.cfg, self.opts.limit)
@@ -109,10 +112,33 @@ class SuiteRunner:
             "rounds": self.cfg.rounds, "device": self.device, "offline": offline,
             "run_folder": str(self.run.root), "resumes": self.run.manifest.exists(), "model_folders": folders,
             "tasks": {p.task.id: {"eval_items": len(p.eval_items), "train_pool": len(p.train_pool),
+                                  "train_prompts_per_round": prompts_per_task(self.cfg, p),
                                   "negative": p.negative, "max_new_tokens": p.gen.max_new_tokens,
                                   "data": data_summary(p.data)} for p in plans},
+            "training": self._training_plan(plans),
             "estimated_minutes_cpu": round(estimate_seconds(plans, self.cfg, len(self.cfg.models)) / 60, 1),
         }
+
+    def _lora(self) -> bool:
+        """`training.mode: auto` is LoRA on CPU and full fine-tuning on CUDA."""
+        return self.cfg.training.mode == "lora" or (self.cfg.training.mode == "auto" and self.device == "cpu")
+
+    def _training_plan(self, plans: list[TaskPlan]) -> dict:
+        """What the rounds train: scope, lineages (name -> tasks whose pairs train it), mode, precision, lr."""
+        from mipo.train import default_learning_rate
+
+        t, lora = self.cfg.training, self._lora()
+        return {"scope": t.scope, "lineages": {name: [p.task.id for p in group] for name, group in
+                                               lineages(plans, t.scope)},
+                "transfer": t.transfer, "mode": "lora" if lora else "full", "weights_dtype": t.weights_dtype,
+                "learning_rate": default_learning_rate(t, lora), "launcher": t.launcher}
+
+    def _check_training(self) -> None:
+        """Refuse, before any work, a training setup that would update bf16/fp16 weights with a plain optimizer."""
+        trains = self.cfg.rounds > 0 and any(m != "prompting" for m in self.cfg.methods)
+        problem = precision_problem(self.cfg.training, self._lora()) if trains else None
+        if problem:
+            raise UserError(problem)
 
     def _check_folder(self) -> dict[str, str]:
         """The run folder's path and the folder of each model and task, checked before any work."""
@@ -132,6 +158,7 @@ class SuiteRunner:
     def _execute(self) -> Path:
         cfg_dump, cfg_hash = suite_dump(self.cfg, self.opts.limit)
         folders = self._check_folder()
+        self._check_training()
         for spec in self.cfg.models:
             check_model_id(spec.id)  # fail before any work on a typo in the second model
         with RunLock(self.run.root):
@@ -158,37 +185,57 @@ class SuiteRunner:
                    extra: dict, cfg_dump: dict, cfg_hash: str) -> None:
         dtype = resolve_dtype(dtype_name or self.cfg.dtype, self.device)
         initial = Policy(base=model.path)
-        lora = self.cfg.training.mode == "lora" or (self.cfg.training.mode == "auto" and self.device == "cpu")
+        lora = self._lora()
 
         def load(policy: Policy) -> Backend:
             return load_backend(self.cfg.backend, policy.base, policy.adapter, self.device, dtype, name)
 
         base_header = {"model": name, "family": model.family}
         self._evaluate_round(load, initial, plans, {**base_header, "method": "prompting", "round": 0})
-        lineage = extra.setdefault("lineage", {}).setdefault(name, {})
+        lineage = extra.setdefault("lineage", {}).setdefault(name, {})  # method -> lineage -> rounds
+
+        def save_manifest() -> None:
+            write_manifest(self.run, cfg_dump, cfg_hash, extra)
+
         for method in [m for m in self.cfg.methods if m != "prompting"]:
-            policy = initial
-            lineage[method] = []
-            for k in range(1, self.cfg.rounds + 1):
-                header = {**base_header, "method": method, "round": k}
-                round_dir = self.run.round_dir(name, method, k)
-                inp = RoundInputs(cfg=self.cfg, plans=plans, header=header, device=self.device, dtype=dtype,
-                                  lora=lora, load_backend=load, log=self.log)
-                previous = policy
-                policy = run_round(policy, initial, inp, round_dir, k)
-                lineage[method].append({"round": k, "policy": policy.to_dict(), "parent": previous.to_dict(),
-                                        "reference": self.cfg.training.reference})
-                write_manifest(self.run, cfg_dump, cfg_hash, extra)
-                self._evaluate_round(load, policy, plans, header)
-                write_results(self.run)
+            lineage[method] = {}
+            for lname, group in lineages(plans, self.cfg.training.scope):
+                inp = RoundInputs(cfg=self.cfg, plans=group, header={**base_header, "method": method},
+                                  device=self.device, dtype=dtype, lora=lora, load_backend=load, log=self.log)
+                lineage[method][lname] = []
+                self._run_lineage(inp, initial, lname, lineage[method][lname], plans, save_manifest)
+
+    def _run_lineage(self, inp: RoundInputs, initial: Policy, lname: str, chain: list, plans: list[TaskPlan],
+                     save_manifest: Callable[[], None]) -> None:
+        """Rounds 1..R of one lineage: train on its tasks' pairs, evaluate its tasks (and, with transfer, the rest)."""
+        scope = self.cfg.training.scope
+        trained_on = "+".join(p.task.id for p in inp.plans)
+        policy = initial
+        for k in range(1, self.cfg.rounds + 1):
+            inp.header = {**inp.header, "round": k, "scope": scope, "trained_on": trained_on}
+            round_dir = self.run.round_dir(inp.header["model"], inp.header["method"], k)
+            folder = lineage_dir(round_dir, scope, lname)
+            previous = policy
+            policy = run_round(policy, initial, inp, folder, k)
+            chain.append({"round": k, "policy": policy.to_dict(), "parent": previous.to_dict(), "scope": scope,
+                          "trained_on": [p.task.id for p in inp.plans], "reference": self.cfg.training.reference,
+                          "folder": str(folder.relative_to(self.run.root))})
+            save_manifest()
+            self._evaluate_round(inp.load_backend, policy, inp.plans, inp.header)
+            others = [p for p in plans if p not in inp.plans]
+            if self.cfg.training.transfer and others:
+                self._evaluate_round(inp.load_backend, policy, others, {**inp.header, "transfer": True},
+                                     folder=round_dir / "transfer" / lname, diagnose=False)
+            write_results(self.run)
 
     def _evaluate_round(self, load: Callable[[Policy], Backend], policy: Policy, plans: list[TaskPlan],
-                        header: dict) -> None:
-        """Evaluate every task with one model load, then the PMI diagnostics in fp32."""
-        round_dir = self.run.round_dir(header["model"], header["method"], header["round"])
+                        header: dict, folder: Path | None = None, diagnose: bool = True) -> None:
+        """Evaluate the tasks with one model load, then the PMI diagnostics in fp32 (into `folder`, default
+        the round folder; transfer evaluations go elsewhere and skip the diagnostics)."""
+        round_dir = folder or self.run.round_dir(header["model"], header["method"], header["round"])
         pending = [p for p in plans if not (round_dir / "tasks" / p.task.id / "metrics.json").exists()]
-        diag_pending = [p for p in plans if p.diag_items and not (round_dir / "diagnostics" / p.task.id /
-                                                                    "diagnostics.json").exists()]
+        diag_pending = [p for p in plans if diagnose and p.diag_items and not (round_dir / "diagnostics" / p.task.id /
+                                                                                 "diagnostics.json").exists()]
         if not pending and not diag_pending:
             self.log(f"{header['model']} {header['method']} round {header['round']}: already evaluated")
             return
@@ -219,7 +266,7 @@ class SuiteRunner:
                     policy.base, device=self.device, dtype=torch.float32, adapter=policy.adapter, name=header["model"]))
                 for plan in diag_pending:
                     metrics = diagnostics.measure(backend, plan.task, plan.diag_items, outputs[plan.task.id],
-                                                  seed=self.cfg.seed)
+                                                  seed=self.cfg.seed, negative=plan.negative)
                     atomic_write_json(round_dir / "diagnostics" / plan.task.id / "diagnostics.json",
                                       {**header, "kind": "diagnostic", "task": plan.task.id, "metrics": metrics})
         finally:

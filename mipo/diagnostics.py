@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import numpy as np
 
 from harness.backends.base import Backend, GenParams
 from harness.stats import mean_ci
-from mipo.pairs import derangement
+from mipo.pairs import derangement, partial_question
 from tasks.base import Item, Task
 
 
@@ -30,20 +31,38 @@ def responses(backend: Backend, task: Task, items: list[Item], params: GenParams
     return [g.text for g in backend.generate([task.train_messages(it) for it in items], params)]
 
 
-def measure(backend: Backend, task: Task, items: list[Item], outputs: list[str], seed: int) -> dict[str, dict]:
+def counterfactuals(task: Task, items: list[Item], negative: str, seed: int) -> list[list[dict] | None]:
+    """x' for each prompt, as the plan's negative strategy builds the rejected side (None: none exists).
+
+    context_drop: the query without the user's profile; partial_prompt: the question with part cut
+    (the task's rule); derangement / resample: another prompt.
+    """
+    rng = random.Random(seed)
+    if negative == "context_drop":
+        return [task.train_messages(it, with_context=False) for it in items]
+    if negative == "partial_prompt":
+        cuts = [partial_question(task, it, rng) for it in items]
+        return [task.train_messages(replace(it, question=q)) if q else None for it, q in zip(items, cuts)]
+    prompts = [task.train_messages(it) for it in items]
+    return [prompts[p] for p in derangement(len(items), rng)]
+
+
+def measure(backend: Backend, task: Task, items: list[Item], outputs: list[str], seed: int,
+            negative: str | None = None) -> dict[str, dict]:
     """PMI = mean over prompts of log pi(y|x) - log pi(y|x'), with y the model's answer to x.
 
-    x' is the same query without the user's profile for context-drop tasks, else another prompt.
+    x' follows `negative` (the plan's strategy; default: the task's), see `counterfactuals`.
     Log-probs are computed by `backend.loglikelihood`; the caller puts the model in fp32 first.
     """
     if len(items) < 2:
         return {}
+    counter = counterfactuals(task, items, negative or task.default_negative, seed)
+    keep = [i for i, c in enumerate(counter) if c is not None]
+    items, outputs = [items[i] for i in keep], [outputs[i] for i in keep]
     prompts = [task.train_messages(it) for it in items]
-    if task.default_negative == "context_drop":
-        others = [task.train_messages(it, with_context=False) for it in items]
-    else:
-        perm = derangement(len(items), random.Random(seed))
-        others = [prompts[p] for p in perm]
+    others = [counter[i] for i in keep]
+    if not items:
+        return {}
     ctx = [backend.render(p) for p in prompts]
     ctx_other = [backend.render(p) for p in others]
     lp = backend.loglikelihood(list(zip(ctx, outputs)))

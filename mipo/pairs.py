@@ -5,12 +5,20 @@ Strategies:
 - resample: a fresh sample for a random other prompt;
 - context_drop: the answer to the same query with the user's profile removed;
 - partial_prompt: the answer to x with one sentence of the problem removed (an ablation).
+
+Negatives from other prompts (derangement, resample) stay within an item's `meta["pair_group"]`: SVAMP
+deranges its own prompts and appends GSM8K pairs built among GSM8K prompts, as the authors do
+(../shared/reference/mipo-authors/svamp.py:150-157). The partial prompt is `meta["partial_question"]` when a
+task gives one (SVAMP: the question without its body, svamp.py:195), else the task's `partial_rule`:
+"period_split" is the authors' GSM8K cut (gsm.py:144-155: split on ".", drop one piece other than the
+last; a question without one is skipped), "sentence" drops one non-final sentence.
 """
 
 from __future__ import annotations
 
 import random
 import re
+from collections import defaultdict
 from dataclasses import dataclass, replace
 
 from harness.backends.base import Backend, GenParams
@@ -39,54 +47,105 @@ def other_index(i: int, n: int, rng: random.Random) -> int:
     return j if j < i else j + 1
 
 
-def drop_sentence(text: str, rng: random.Random) -> str:
+def drop_sentence(text: str, rng: random.Random) -> str | None:
     """The text with one of its non-final sentences removed (the final one is usually the question)."""
     sentences = [s for s in re.split(r"(?<=[.!?])\s+", text.strip()) if s]
     if len(sentences) < 2:
-        return text
+        return None
     k = rng.randrange(len(sentences) - 1)
     return " ".join(s for i, s in enumerate(sentences) if i != k)
+
+
+def drop_period_piece(text: str, rng: random.Random) -> str | None:
+    """The authors' GSM8K partial question (gsm.py:144-155): split on ".", drop one piece but the last."""
+    pieces = text.split(".")
+    head = pieces[:-1]
+    if not head:
+        return None
+    k = rng.randrange(len(head))
+    return (".".join(head[:k] + head[k + 1:]) + "." + pieces[-1]).strip()
+
+
+def partial_question(task: Task, item: Item, rng: random.Random) -> str | None:
+    """The question with part of the problem removed (None: the task's rule cannot cut it)."""
+    if item.meta.get("partial_question"):
+        return item.meta["partial_question"]
+    if getattr(task, "partial_rule", "sentence") == "period_split":
+        return drop_period_piece(item.question, rng)
+    return drop_sentence(item.question, rng)
+
+
+def grouped_derangement(items: list[Item], rng: random.Random) -> list[int | None]:
+    """For each item the index of another item of its pair group (None: the group has a single item)."""
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, it in enumerate(items):
+        groups[str(it.meta.get("pair_group", ""))].append(i)
+    out: list[int | None] = [None] * len(items)
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        for i, p in zip(members, derangement(len(members), rng)):
+            out[i] = members[p]
+    return out
 
 
 @dataclass
 class PairStats:
     built: int = 0
     dropped_identical: int = 0
+    dropped_no_negative: int = 0  # no other prompt in its pair group, or no sentence to drop
+
+
+def _generate(backend: Backend, prompts: list, params: GenParams) -> list[str | None]:
+    """Answers to the prompts that exist (None stays None), in one generation call."""
+    idx = [i for i, p in enumerate(prompts) if p is not None]
+    texts = [g.text for g in backend.generate([prompts[i] for i in idx], params)] if idx else []
+    out: list[str | None] = [None] * len(prompts)
+    for i, t in zip(idx, texts):
+        out[i] = t
+    return out
+
+
+def _negatives(task: Task, items: list[Item], positives: list[str], strategy: str, backend: Backend,
+               params: GenParams, rng: random.Random) -> tuple[list, list, list]:
+    """Per item: the rejected response, the id of the prompt it answered, the prompt it answered (or None)."""
+    n = len(items)
+    if strategy in ("derangement", "resample"):
+        other = grouped_derangement(items, rng)
+        if strategy == "resample":  # a fresh sample for a random other prompt of the group
+            groups = [[j for j in range(n) if items[j].meta.get("pair_group", "") == it.meta.get("pair_group", "")]
+                      for it in items]
+            other = [g[other_index(g.index(i), len(g), rng)] if len(g) > 1 else None for i, g in enumerate(groups)]
+        sources = [items[j].id if j is not None else None for j in other]
+        if strategy == "derangement":
+            return [positives[j] if j is not None else None for j in other], sources, [None] * n
+        prompts = [task.train_messages(items[j], with_context=True) if j is not None else None for j in other]
+        return _generate(backend, prompts, params), sources, prompts
+    if strategy == "context_drop":
+        prompts = [task.train_messages(it, with_context=False) for it in items]
+    else:  # partial_prompt
+        cuts = [partial_question(task, it, rng) for it in items]
+        prompts = [task.train_messages(replace(it, question=q), with_context=True) if q else None
+                   for it, q in zip(items, cuts)]
+    return _generate(backend, prompts, params), [it.id for it in items], prompts
 
 
 def build_pairs(task: Task, items: list[Item], positives: list[str], strategy: str, backend: Backend,
                 params: GenParams, seed: int, round_k: int) -> tuple[list[dict], PairStats]:
-    """One pair per item (minus identical pairs), each with its strategy and provenance."""
+    """One pair per item (minus identical pairs and items without a negative), with strategy and provenance."""
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown negative strategy {strategy}")
     if strategy == "context_drop" and not any(it.context for it in items):
         raise ValueError(f"task {task.id} has no user context to drop; use derangement")
     rng = random.Random(seed)
     params = replace(params, seed=params.seed + NEGATIVE_SEED_OFFSET)
-    n = len(items)
     prompts = [task.train_messages(it, with_context=True) for it in items]
-    rejected_prompts: list[list[dict] | None] = [None] * n
-    if strategy == "derangement":
-        perm = derangement(n, rng)
-        rejected = [positives[p] for p in perm]
-        sources = [items[p].id for p in perm]
-    elif strategy == "resample":
-        others = [other_index(i, n, rng) for i in range(n)]
-        rejected_prompts = [prompts[j] for j in others]
-        rejected = [g.text for g in backend.generate(rejected_prompts, params)]
-        sources = [items[j].id for j in others]
-    elif strategy == "context_drop":
-        rejected_prompts = [task.train_messages(it, with_context=False) for it in items]
-        rejected = [g.text for g in backend.generate(rejected_prompts, params)]
-        sources = [it.id for it in items]
-    else:  # partial_prompt
-        cut = [Item(id=it.id, question=drop_sentence(it.question, rng), target=it.target, choices=it.choices,
-                    context=it.context, meta=it.meta) for it in items]
-        rejected_prompts = [task.train_messages(it, with_context=True) for it in cut]
-        rejected = [g.text for g in backend.generate(rejected_prompts, params)]
-        sources = [it.id for it in items]
+    rejected, sources, rejected_prompts = _negatives(task, items, positives, strategy, backend, params, rng)
     pairs, stats = [], PairStats()
     for i, it in enumerate(items):
+        if rejected[i] is None:
+            stats.dropped_no_negative += 1
+            continue
         if positives[i].strip() == rejected[i].strip():
             stats.dropped_identical += 1
             continue

@@ -1,8 +1,16 @@
-"""One MIPO (or SFT-self) round: the current policy answers fresh train prompts, pairs are built, TRL trains.
+"""One MIPO (or SFT-self) round of one lineage: the policy answers train prompts, pairs are built, TRL trains.
 
-Every stage writes to the round folder before the next starts:
-positives.jsonl (appended per answer) -> pairs.jsonl -> train_log.jsonl -> checkpoint/ -> train_summary.json.
-A finished round (train_summary.json present) is never retrained.
+A lineage is the chain of policies one set of tasks trains: with `training.scope: per_task` (the paper)
+every task has its own lineage, trained on its own pairs only; with `joint` one lineage trains on every
+task's pairs. Its files for round k live in (see `lineage_dir`)
+
+    models/<model>/<method>/round_<k>/                     joint
+    models/<model>/<method>/round_<k>/lineages/<task>/     per_task
+
+Every stage writes there before the next starts: positives.jsonl (appended per answer) -> pairs.jsonl ->
+train/train_log.jsonl -> train/checkpoint/ -> train_summary.json. A finished round (train_summary.json
+present) is never retrained; a round whose weights did not change fails (RunFailure) and is retrained
+on the next run.
 """
 
 from __future__ import annotations
@@ -34,6 +42,22 @@ class RoundInputs:
     lora: bool
     load_backend: Callable[[Policy], Backend]
     log: Callable[[str], None] = print
+
+
+def lineages(plans: list[TaskPlan], scope: str) -> list[tuple[str, list[TaskPlan]]]:
+    """(name, tasks it trains on): one per task for per_task, one named "joint" for joint."""
+    return [("joint", plans)] if scope == "joint" else [(p.task.id, [p]) for p in plans]
+
+
+def lineage_dir(round_dir: Path, scope: str, lineage: str) -> Path:
+    """Where a lineage's round-k training files live (the round folder itself for the joint lineage)."""
+    return round_dir if scope == "joint" else round_dir / "lineages" / lineage
+
+
+def prompts_per_task(cfg: SuiteConfig, plan: TaskPlan) -> int:
+    """The round's train prompts for one task: `mipo.train_prompts_per_round` (per task) or its whole pool."""
+    n = cfg.mipo.train_prompts_per_round
+    return len(plan.train_pool) if n == "all" else min(n, len(plan.train_pool))
 
 
 def finished_policy(round_dir: Path) -> Policy | None:
@@ -71,13 +95,11 @@ def build_round_pairs(policy: Policy, inp: RoundInputs, round_dir: Path, round_k
     stats_path = round_dir / "pairs_stats.json"
     if stats_path.exists():
         return read_jsonl(pairs_path), json.loads(stats_path.read_text())
-    n_tasks = len(inp.plans)
-    per_task = max(2, inp.cfg.mipo.train_prompts_per_round // n_tasks)
     backend = inp.load_backend(policy)
     pairs, stats = [], {"per_task": {}}
     try:
         for plan in inp.plans:
-            items = round_prompts(plan, per_task, round_k, inp.cfg.mipo.fresh_prompts)
+            items = round_prompts(plan, prompts_per_task(inp.cfg, plan), round_k, inp.cfg.mipo.fresh_prompts)
             if len(items) < 2:
                 inp.log(f"{plan.task.id}: fewer than 2 train prompts, no pairs this round")
                 continue
@@ -91,6 +113,7 @@ def build_round_pairs(policy: Policy, inp: RoundInputs, round_dir: Path, round_k
             pairs += task_pairs
             stats["per_task"][plan.task.id] = {"prompts": len(items), "pairs": st.built,
                                                "dropped_identical": st.dropped_identical,
+                                               "dropped_no_negative": st.dropped_no_negative,
                                                "strategy": strategy, "pair_seed": inp.cfg.seed + round_k,
                                                "sampling": sampling.to_dict(),
                                                "negative_seed": None if strategy == "derangement" else
@@ -136,12 +159,36 @@ def run_round(policy: Policy, initial: Policy, inp: RoundInputs, round_dir: Path
                                         inp.dtype, inp.lora)
     if summary["nonfinite_loss"]:
         inp.log(f"round {round_k}: loss became NaN/inf; stopped the round and kept the previous checkpoint")
+    else:
+        _check_changed(summary, inp, train_dir, round_k)
+    metrics = _metrics(summary, stats)
+    atomic_write_json(round_dir / "train_summary.json", {
+        **inp.header, "kind": "train", "task": "_train", "metrics": metrics, "pairs_stats": stats, **summary,
+    })
+    return new_policy
+
+
+def _check_changed(summary: dict, inp: RoundInputs, train_dir: Path, round_k: int) -> None:
+    """A trained round must have moved the weights; else RunFailure (the folder stays, the round is redone)."""
+    rel = summary.get("relative_weight_change")
+    if rel is not None and rel > 0:
+        inp.log(f"round {round_k} ({inp.header['method']}, trained on {inp.header.get('trained_on')}): "
+                f"relative weight change {rel:.3g} over {summary['weight_elements_compared']} weights")
+        return
+    atomic_write_json(train_dir / "unchanged_weights.json", summary)
+    raise RunFailure(f"round {round_k} ({inp.header['method']}): training changed no weights "
+                     f"(relative_weight_change {rel}); see {train_dir}; check training.learning_rate and "
+                     "training.weights_dtype")
+
+
+def _metrics(summary: dict, stats: dict) -> dict:
+    """The round's `_train` rows: mean training logs (n = logged steps), pairs, NaN flag, weight change."""
     metrics = {k.removeprefix("mean_"): {"value": v, "ci_low": None, "ci_high": None, "n": summary["steps"]}
                for k, v in summary.items() if k.startswith("mean_")}
     metrics["pairs"] = {"value": stats["total_pairs"], "ci_low": None, "ci_high": None, "n": stats["total_pairs"]}
     metrics["nonfinite_loss"] = {"value": float(summary["nonfinite_loss"]), "ci_low": None, "ci_high": None,
                                  "n": summary["steps"]}
-    atomic_write_json(round_dir / "train_summary.json", {
-        **inp.header, "kind": "train", "task": "_train", "metrics": metrics, "pairs_stats": stats, **summary,
-    })
-    return new_policy
+    if summary.get("relative_weight_change") is not None:  # n = weights compared, no CI (one deterministic figure)
+        metrics["relative_weight_change"] = {"value": summary["relative_weight_change"], "ci_low": None,
+                                             "ci_high": None, "n": summary["weight_elements_compared"]}
+    return metrics

@@ -1,5 +1,8 @@
 """One training step of a round with TRL: DPO on MIPO pairs, or SFT on the model's own positives.
 
+The trained weights are fp32 on every device (bf16 only as autocast; see mipo/precision.py), checkpoints
+are saved in fp32, and every round records how far it moved the weights (mipo/weight_change.py).
+
 The policy is (base model folder, optional LoRA adapter). LoRA rounds keep training one adapter
 over the initial model, so "reference = initial" is the adapter switched off and
 "reference = previous" is a frozen copy of the adapter at the start of the round. Full
@@ -20,6 +23,8 @@ from transformers import TrainerCallback
 
 from harness.config import TrainingConfig
 from harness.devices import cpu_has_fast_bf16
+from mipo.precision import check_trainable, weights_dtype
+from mipo.weight_change import full_change, lora_change
 
 
 @dataclass(frozen=True)
@@ -96,12 +101,12 @@ def _common_args(cfg: TrainingConfig, out_dir: Path, device: str, lora: bool) ->
     )
 
 
-def _load_trainable(policy: Policy, dtype, device: str, lora: bool, cfg: TrainingConfig):
+def _load_trainable(policy: Policy, device: str, lora: bool, cfg: TrainingConfig):
     """The model to train: base weights, plus the previous adapter (trainable) when there is one."""
     from transformers import AutoModelForCausalLM
 
-    # CPU: fp32 master weights under bf16 autocast (measured 59 s vs 77 s with bf16 weights, 105 s fp32)
-    model = AutoModelForCausalLM.from_pretrained(policy.base, dtype=torch.float32 if device == "cpu" else dtype)
+    # fp32 master weights under bf16 autocast on every device (CPU: 59 s vs 77 s with bf16 weights, 105 s fp32)
+    model = AutoModelForCausalLM.from_pretrained(policy.base, dtype=weights_dtype(cfg))
     peft_config = None
     if lora:
         from peft import LoraConfig, PeftModel
@@ -114,9 +119,16 @@ def _load_trainable(policy: Policy, dtype, device: str, lora: bool, cfg: Trainin
     return _place(model, device), peft_config
 
 
+def weight_change(new: Policy, parent: Policy, lora: bool) -> dict:
+    """relative_weight_change of a trained policy against its parent (see mipo/weight_change.py)."""
+    if lora:
+        return lora_change(new.adapter, parent.adapter, parent.base)
+    return full_change(new.base, parent.base)
+
+
 def _finish(trainer, logger: StepLogger, out_dir: Path, lora: bool, policy: Policy, tokenizer,
             started: float, extra: dict) -> tuple[Policy, dict]:
-    """Save the new checkpoint (unless the loss went non-finite) and summarise the training logs."""
+    """Save the new checkpoint (unless the loss went non-finite), measure its weight change, summarise the logs."""
     steps = [json.loads(line) for line in logger.path.read_text().splitlines() if line.strip()]
     ckpt = out_dir / "checkpoint"
     tmp = out_dir / "checkpoint.tmp"
@@ -133,7 +145,12 @@ def _finish(trainer, logger: StepLogger, out_dir: Path, lora: bool, policy: Poli
         trainer.accelerator.wait_for_everyone()
         new_policy = Policy(base=policy.base, adapter=str(ckpt)) if lora else Policy(base=str(ckpt))
     summary = {"steps": len([s for s in steps if "loss" in s]), "seconds": round(time.perf_counter() - started, 2),
-               "nonfinite_loss": logger.nonfinite, "policy": new_policy.to_dict(), **extra}
+               "nonfinite_loss": logger.nonfinite, "policy": new_policy.to_dict(), **extra,
+               "trained_dtype": "/".join(sorted({str(p.dtype).removeprefix("torch.") for p in
+                                                 trainer.model.parameters() if p.requires_grad})),
+               "autocast_bf16": bool(trainer.args.bf16)}
+    if not logger.nonfinite and trainer.is_world_process_zero():
+        summary.update(weight_change(new_policy, policy, lora))
     for key in ("loss", "rewards/accuracies", "rewards/margins", "rewards/chosen", "rewards/rejected",
                 "logps/chosen", "logps/rejected"):
         vals = [float(s[key]) for s in steps if key in s]
@@ -203,13 +220,12 @@ def build_dpo_trainer(policy: Policy, initial: Policy, pairs: list[dict], cfg: T
         "chosen": [{"role": "assistant", "content": p["chosen"]}],
         "rejected": [{"role": "assistant", "content": p["rejected"]}],
     } for p in pairs])
-    model, peft_config = _load_trainable(policy, dtype, device, lora, cfg)
+    model, peft_config = _load_trainable(policy, device, lora, cfg)
     ref_model = None
     if not lora:
         ref_path = initial.base if cfg.reference == "initial" else policy.base
         if not (cfg.precompute_ref_log_probs and cfg.reference == "previous"):
-            ref_dtype = torch.float32 if device == "cpu" else dtype
-            ref_model = _place(AutoModelForCausalLM.from_pretrained(ref_path, dtype=ref_dtype), device)
+            ref_model = _place(AutoModelForCausalLM.from_pretrained(ref_path, dtype=weights_dtype(cfg)), device)
     args = DPOConfig(beta=cfg.beta, loss_type=["sigmoid"], precompute_ref_log_probs=cfg.precompute_ref_log_probs,
                      **_common_args(cfg, out_dir, device, lora))
     logger = StepLogger(out_dir / "train_log.jsonl")
@@ -218,12 +234,26 @@ def build_dpo_trainer(policy: Policy, initial: Policy, pairs: list[dict], cfg: T
     trainer = cls(model=model, ref_model=ref_model, args=args, train_dataset=data, processing_class=tokenizer,
                   peft_config=peft_config, callbacks=[logger])
     trainer._drop_ref()
+    _check_ready(trainer, len(pairs), cfg)
     return trainer, logger
+
+
+def _check_ready(trainer, n_pairs: int, cfg: TrainingConfig) -> None:
+    """Precision refused as in mipo/precision.py; a dataset TRL emptied (every pair over max_length) is a RunFailure."""
+    from harness.errors import RunFailure
+
+    check_trainable(trainer.model, trainer.is_deepspeed_enabled)
+    if len(trainer.train_dataset) == 0:
+        raise RunFailure(f"all {n_pairs} training examples are longer than training.max_length "
+                         f"({cfg.max_length} tokens); raise it")
 
 
 def train_dpo(policy: Policy, initial: Policy, pairs: list[dict], cfg: TrainingConfig, out_dir: Path,
               device: str, dtype, lora: bool) -> tuple[Policy, dict]:
-    """DPO (sigmoid loss) on conversational pairs; returns the new policy and a summary."""
+    """DPO (sigmoid loss) on conversational pairs; returns the new policy and a summary.
+
+    `dtype` (the evaluation dtype) is not used: the trained weights are `training.weights_dtype`.
+    """
     started = time.perf_counter()
     trainer, logger = build_dpo_trainer(policy, initial, pairs, cfg, out_dir, device, dtype, lora)
     trainer.train()
@@ -249,11 +279,12 @@ def train_sft(policy: Policy, pairs: list[dict], cfg: TrainingConfig, out_dir: P
     data = Dataset.from_list([{
         "prompt": p["prompt_messages"], "completion": [{"role": "assistant", "content": p["chosen"]}],
     } for p in pairs])
-    model, peft_config = _load_trainable(policy, dtype, device, lora, cfg)
+    model, peft_config = _load_trainable(policy, device, lora, cfg)
     args = SFTConfig(**_common_args(cfg, out_dir, device, lora))
     logger = StepLogger(out_dir / "train_log.jsonl")
     trainer = SFTTrainer(model=model, args=args, train_dataset=data, processing_class=tokenizer,
                          peft_config=peft_config, callbacks=[logger])
+    _check_ready(trainer, len(pairs), cfg)
     trainer.train()
     result = _finish(trainer, logger, out_dir, lora, policy, tokenizer, started,
                      {"method": "sft_self", "pairs": len(pairs), "lora": lora, "learning_rate": args.learning_rate})

@@ -62,9 +62,17 @@ def _sections(runs, df: pd.DataFrame, out: Path) -> list[Section]:
                          "mean within-run sampling SE (from each run's CI). Check in 'Runs' that "
                          "'config hash w/o seed' agrees, i.e. the runs differ only by seed.", seeds))
     s.append(Section("Training and diagnostics per round",
+                     "One row per policy (trained_on: the tasks whose pairs trained it; one per task with "
+                     "training.scope per_task). relative_weight_change = ||θ_new − θ_parent|| / ||θ_parent|| in fp32 "
+                     "over the trained weights (LoRA: the adapted modules' effective weights; n = weights compared); "
                      "loss / rewards_* from training (task _train, no CI: n = steps logged); pmi, response_words, "
                      "distinct_2 from the diagnostic prompts.", tables.diagnostics_table(df),
                      figures.diagnostics_curves(df, out)))
+    transfer = tables.transfer_table(df)
+    if not transfer.empty:
+        s.append(Section("Transfer: each task's policy on every task",
+                         "training.transfer: main metric, mean [95% CI] (n); (own task) marks the task the policy "
+                         "trained on.", transfer))
     s += [Section("Runs", "", meta.runs_table(runs, df)), Section("Models", "", meta.models_table(runs)),
           Section("Data", "", meta.data_table(runs))]
     return s

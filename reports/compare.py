@@ -22,6 +22,14 @@ def _keys(main: pd.DataFrame) -> dict[tuple, set[int]]:
     return {k: set(g["round"]) for k, g in main.groupby(["model", "method", "task"])}
 
 
+def _scope(main: pd.DataFrame, key: tuple, k: int) -> str:
+    """The training scope of a (model, method, task) at round k ('' for round 0 or an older results.csv)."""
+    if "scope" not in main.columns:
+        return ""
+    hit = main[(main["model"] == key[0]) & (main["method"] == key[1]) & (main["task"] == key[2]) & (main["round"] == k)]
+    return str(hit["scope"].iloc[0]) if len(hit) else ""
+
+
 def compare_runs(run_a: Path, run_b: Path) -> pd.DataFrame:
     """One row per shared (model, method, task): rounds compared, means, paired gain B − A, CI, p, n.
 
@@ -47,6 +55,7 @@ def compare_runs(run_a: Path, run_b: Path) -> pd.DataFrame:
             continue
         model = a[0] if a[0] == b[0] else f"{a[0]} → {b[0]}"
         rows.append({"model": model, "method": a[1], "task": a[2], "round A": k_a, "round B": k_b,
+                     "scope A": _scope(ma, a, k_a), "scope B": _scope(mb, b, k_b),
                      "A": res["base"], "B": res["value"], "gain": res["gain"], "ci_low": res["ci_low"],
                      "ci_high": res["ci_high"], "p_value": res["p_value"], "n": res["n"], "test": res["test"]})
     if not rows:

@@ -62,6 +62,7 @@ def gains_vs_round0(main: pd.DataFrame, runs: list[Run]) -> pd.DataFrame:
     """For every (run, model, method, task, round >= 1): gain over round 0 of the same run and model."""
     by_label = {r.label: r for r in runs}
     cols = ["run", "seed", "model", "family", "method", "task", "metric", "round", "partial"]
+    cols += [c for c in ("scope", "trained_on") if c in main.columns]
     rows = []
     base_rows = main[main["round"] == 0].set_index(["run", "model", "task"])
     for _, row in main[main["round"] >= 1].iterrows():

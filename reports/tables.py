@@ -7,7 +7,7 @@ import math
 import pandas as pd
 
 MAIN_METRICS = ("accuracy", "honoured")
-TRAIN_METRICS = ("loss", "rewards_margins", "rewards_accuracies")
+TRAIN_METRICS = ("relative_weight_change", "loss", "rewards_margins", "rewards_accuracies")
 DIAG_METRICS = ("pmi", "response_words", "distinct_2")
 SIDE_METRICS = ("no_answer_rate", "truncated_rate", "chance")  # validity figures, never a main metric
 Z = 1.959964
@@ -71,7 +71,7 @@ def per_round_table(df: pd.DataFrame) -> pd.DataFrame:
     if m.empty:
         return pd.DataFrame()
     m = m.assign(cell=[fmt_ci(v, lo, hi, n) for v, lo, hi, n in zip(m["value"], m["ci_low"], m["ci_high"], m["n"])])
-    idx = [c for c in ["run", "model", "family", "method", "round"] if c in m.columns]
+    idx = [c for c in ["run", "model", "family", "method", "round", "scope"] if c in m.columns]
     wide = m.pivot_table(index=idx, columns="task", values="cell", aggfunc="first").reset_index()
     wide.columns.name = None
     return wide.sort_values(["model", "round", "method"]).reset_index(drop=True)
@@ -82,8 +82,8 @@ def headline_table(last: pd.DataFrame, multi_run: bool) -> pd.DataFrame:
     if last.empty:
         return pd.DataFrame()
     out = pd.DataFrame({
-        "model": last["model"], "family": last["family"], "method": last["method"], "task": last["task"],
-        "metric": last["metric"],
+        "model": last["model"], "family": last["family"], "method": last["method"],
+        "scope": last["scope"] if "scope" in last.columns else "", "task": last["task"], "metric": last["metric"],
         "round 0 [95% CI]": [fmt_ci(*t) for t in zip(last["base"], last["base_lo"], last["base_hi"], last["base_n"])],
         "last round": last["round"].astype(int),
         "last round value [95% CI]": [fmt_ci(*t) for t in zip(last["value"], last["value_lo"], last["value_hi"],
@@ -123,12 +123,28 @@ def diagnostics_table(df: pd.DataFrame) -> pd.DataFrame:
     both = both.assign(col=[f"{t}:{m}" if t != "_train" else m for t, m in zip(both["task"], both["metric"])],
                        cell=[fmt_ci(v, lo, hi, n) for v, lo, hi, n in
                              zip(both["value"], both["ci_low"], both["ci_high"], both["n"])])
-    wide = both.pivot_table(index=["run", "model", "method", "round"], columns="col", values="cell",
-                            aggfunc="first").fillna("")
+    idx = ["run", "model", "method", "round"] + (["trained_on"] if "trained_on" in both.columns else [])
+    wide = both.pivot_table(index=idx, columns="col", values="cell", aggfunc="first").fillna("")
     first = [m for m in TRAIN_METRICS if m in wide.columns]
     wide = wide[first + sorted(c for c in wide.columns if c not in first)].reset_index()
     wide.columns.name = None
     return wide.sort_values(["model", "method", "round"]).reset_index(drop=True)
+
+
+def transfer_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Per-task policies on every task (`training.transfer`): one row per policy, main metric per task."""
+    tr = df[df["kind"] == "transfer"]
+    if tr.empty or "trained_on" not in df.columns:
+        return pd.DataFrame()
+    main = main_metrics(df)
+    both = pd.concat([main[main["round"] >= 1], main_metrics(tr.assign(kind="eval"))])
+    both = both.assign(cell=[fmt_ci(v, lo, hi, n) + (" (own task)" if t == on else "") for v, lo, hi, n, t, on in
+                             zip(both["value"], both["ci_low"], both["ci_high"], both["n"], both["task"],
+                                 both["trained_on"])])
+    wide = both.pivot_table(index=["run", "model", "method", "round", "trained_on"], columns="task", values="cell",
+                            aggfunc="first").fillna("").reset_index()
+    wide.columns.name = None
+    return wide.rename(columns={"trained_on": "policy trained on"})
 
 
 def method_table(main: pd.DataFrame) -> pd.DataFrame:

@@ -1,6 +1,9 @@
 """SVAMP: the GSM8K prompt and scoring on ChilleD/SVAMP's full test split (hub only).
 
 MIPO train pool as in the paper: SVAMP train plus 700 GSM8K train prompts (seeded sample).
+Pairs as the authors build them (svamp.py:150-157): SVAMP prompts are deranged among themselves and
+the GSM8K pairs, built among GSM8K prompts, are appended (`meta["pair_group"]`, see mipo/pairs.py);
+a SVAMP partial prompt is its question without the body (svamp.py:195, `meta["partial_question"]`).
 No PyPI package carries SVAMP, so offline it fails with one clear line.
 """
 
@@ -20,7 +23,9 @@ GSM8K_SAMPLE_SEED = 42  # Task.default_seed, as before
 def svamp_item(item_id: str, row: dict) -> Item:
     question = row.get("question_concat") or f"{row['Body'].strip()} {row['Question'].strip()}"
     answer = str(row["Answer"])
-    return Item(id=item_id, question=question.strip(), target=normalize_number(answer) or answer)
+    partial = str(row.get("Question") or "").strip()
+    return Item(id=item_id, question=question.strip(), target=normalize_number(answer) or answer,
+                meta={"partial_question": partial} if partial else {})
 
 
 def _eval_items(rows) -> list[Item]:
@@ -31,8 +36,8 @@ def _train_items(svamp_train, gsm_train) -> list[Item]:
     gsm = list(gsm_train)
     picked = sorted(random.Random(GSM8K_SAMPLE_SEED).sample(range(len(gsm)), min(N_GSM8K_TRAIN, len(gsm))))
     pool = [svamp_item(f"train-{i}", r) for i, r in enumerate(svamp_train)]
-    return pool + [Item(id=f"gsm8k-train-{i}", question=gsm[i]["question"], target=gold_of(gsm[i]["answer"]))
-                   for i in picked]
+    return pool + [Item(id=f"gsm8k-train-{i}", question=gsm[i]["question"], target=gold_of(gsm[i]["answer"]),
+                        meta={"pair_group": "gsm8k"}) for i in picked]
 
 
 class Svamp(Gsm8k):

@@ -65,3 +65,26 @@ def test_conditional_pmi_drops_the_profile():
 def test_too_few_prompts_and_distinct():
     assert measure(ContextBackend(), ToyTask(), _items(1), PARAMS, seed=0) == {}
     assert distinct_n(["a b c", "a b d"]) == 3 / 4
+
+
+def test_pmi_counterfactual_follows_the_plans_negative_not_the_tasks_default():
+    task, items = ToyTask(), _items(3)
+    task.default_negative = "context_drop"
+    outputs = responses(ContextBackend(), task, items, PARAMS)
+    assert _measure(ContextBackend(), task, items, outputs, seed=0)["pmi"]["value"] == 2.0
+    # a suite's `negative: derangement` override: x' is another user's prompt, which also has a profile
+    assert _measure(ContextBackend(), task, items, outputs, seed=0, negative="derangement")["pmi"]["value"] == 0.0
+
+
+class CutBackend(FakeBackend):
+    """Scores higher when the first sentence of the problem ('Fact i is known.') is in the context."""
+
+    def loglikelihood(self, requests, batch_size=8):
+        return [-1.0 if "is known." in ctx else -4.0 for ctx, _ in requests]
+
+
+def test_pmi_with_partial_prompt_cuts_the_question():
+    task, items = ToyTask(), _items(4, context=False)
+    outputs = responses(CutBackend(), task, items, PARAMS)
+    m = _measure(CutBackend(), task, items, outputs, seed=0, negative="partial_prompt")
+    assert m["pmi"]["n"] == 4 and 0.0 < m["pmi"]["value"] <= 3.0  # some cuts drop that sentence, some the other

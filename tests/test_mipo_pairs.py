@@ -100,7 +100,54 @@ def test_partial_prompt_drops_one_sentence():
         assert p["rejected_from"] == p["prompt_id"] and p["negative_strategy"] == "partial_prompt"
         assert len(p["rejected_prompt"].split(". ")) == len(p["prompt"].split(". ")) - 1
         assert p["rejected_prompt"].endswith("?")  # the question sentence is kept
-    assert drop_sentence("Only one sentence?", random.Random(0)) == "Only one sentence?"
+    assert drop_sentence("Only one sentence?", random.Random(0)) is None
+    one = [Item(id="a", question="Only one sentence?"), *items[:2]]
+    pairs, stats = build_pairs(task, one, ["pos"] * 3, "partial_prompt", FakeBackend(_echo), PARAMS, 0, 1)
+    assert stats.dropped_no_negative == 1 and [p["prompt_id"] for p in pairs] == ["q0", "q1"]
+
+
+def _authors_cut(question: str, idx: int) -> str:
+    """gsm.py:144-155 with the random index given."""
+    questions = question.split(".")
+    question_list = questions[:-1]
+    remaining = question_list[:idx] + question_list[idx + 1:]
+    return (".".join(remaining) + "." + questions[-1]).strip()
+
+
+@pytest.mark.parametrize("question", ["Tom has 3 apples. He buys 2.5 kg more. How many now?",
+                                      "A costs $1.50. B costs 2. C costs 3. What is the total cost.",
+                                      "No period at all?"])
+def test_gsm8k_partial_prompt_is_the_authors_period_cut(question):
+    from mipo.pairs import drop_period_piece, partial_question
+    from tasks.gsm8k import Gsm8k
+
+    head = question.split(".")[:-1]
+    got = drop_period_piece(question, random.Random(3))
+    if not head:  # the authors skip such a question (gsm.py:147-150)
+        assert got is None
+        return
+    assert got in {_authors_cut(question, i) for i in range(len(head))}
+    assert {drop_period_piece(question, random.Random(s)) for s in range(40)} == \
+        {_authors_cut(question, i) for i in range(len(head))}
+    assert partial_question(Gsm8k({"fewshot": 0}), Item(id="x", question=question), random.Random(3)) == got
+
+
+def test_pair_groups_derange_within_each_group():
+    """SVAMP's rule: SVAMP prompts deranged among themselves, GSM8K pairs built among GSM8K prompts."""
+    task = ToyTask()
+    items = [Item(id=f"s{i}", question=f"S{i}?") for i in range(5)] + \
+        [Item(id=f"g{i}", question=f"G{i}?", meta={"pair_group": "gsm8k"}) for i in range(4)] + \
+        [Item(id="lonely", question="L?", meta={"pair_group": "alone"})]
+    positives = [f"pos {it.id}" for it in items]
+    for strategy in ("derangement", "resample"):
+        for seed in range(10):
+            pairs, stats = build_pairs(task, items, positives, strategy, FakeBackend(_echo), PARAMS, seed, 1)
+            assert stats.dropped_no_negative == 1 and len(pairs) == 9 and not check_provenance(pairs)
+            assert all(p["rejected_from"][0] == p["prompt_id"][0] for p in pairs)
+    with_meta = Item(id="v", question="Body one. Body two. How many?", meta={"partial_question": "How many?"})
+    pairs, _ = build_pairs(task, [with_meta, *items[:2]], ["x", "y", "z"], "partial_prompt", FakeBackend(_echo),
+                           PARAMS, 0, 1)
+    assert pairs[0]["rejected_prompt"] == "How many?"
 
 
 def test_check_provenance_catches_violations():
@@ -142,3 +189,22 @@ def test_resampled_negative_is_a_fresh_sample_not_the_other_prompts_positive(tin
     by_id = {it.id: pos for it, pos in zip(items, positives)}
     assert pairs and not check_provenance(pairs)
     assert all(p["rejected"] != by_id[p["rejected_from"]] for p in pairs)
+
+
+def test_svamp_pool_deranges_svamp_and_gsm8k_apart_and_cuts_the_body():
+    from tasks.svamp import Svamp, _train_items
+
+    svamp = [{"Body": f"Body {i} has {i} apples.", "Question": f"How many apples in {i}?", "Answer": i,
+              "question_concat": f"Body {i} has {i} apples. How many apples in {i}?"} for i in range(6)]
+    gsm = [{"question": f"G{i} had 3. G{i} got 2. How many?", "answer": "#### 5"} for i in range(900)]
+    items = _train_items(svamp, gsm)
+    assert len(items) == 706 and sum(it.meta.get("pair_group") == "gsm8k" for it in items) == 700
+    task = Svamp()
+    positives = [f"pos {it.id}" for it in items]
+    pairs, stats = build_pairs(task, items, positives, "derangement", FakeBackend(_echo), PARAMS, 0, 1)
+    assert stats.built == 706 and not check_provenance(pairs)
+    assert all(p["rejected_from"].startswith("gsm8k-") == p["prompt_id"].startswith("gsm8k-") for p in pairs)
+    pairs, _ = build_pairs(task, items[:3], positives[:3], "partial_prompt", FakeBackend(_echo), PARAMS, 0, 1)
+    for i, p in enumerate(pairs):  # the question without its body, in the task's own prompt
+        assert p["rejected_prompt"].endswith(f"How many apples in {i}?") and f"Body {i} has" not in p["rejected_prompt"]
+        assert f"Body {i} has" in p["prompt"]

@@ -141,3 +141,65 @@ def test_sft_self_round(tiny_model_dir, tmp_path):
     initial = Policy(base=str(tiny_model_dir))
     new, summary = train_sft(initial, PAIRS, _cfg(), tmp_path, "cpu", torch.float32, lora=True)
     assert new.adapter and summary["method"] == "sft_self" and summary["mean_completion_tokens"] > 0
+
+
+def _tensors(folder) -> dict:
+    from safetensors.torch import load_file
+
+    return {k: v for f in sorted(__import__("pathlib").Path(folder).glob("*.safetensors")) for k, v in load_file(f).items()}
+
+
+def test_one_step_at_paper_lr_under_bf16_autocast_changes_the_saved_weights(tiny_model_dir, tmp_path):
+    """The paper's lr 5e-7, bf16 mixed precision on CPU (use_cpu + bf16): fp32 master weights keep the step."""
+    initial = Policy(base=str(tiny_model_dir))
+    cfg = _cfg(mode="full", learning_rate=5e-7, bf16=True, per_device_batch_size=4, warmup_ratio=0.0)
+    new, summary = train_dpo(initial, initial, PAIRS, cfg, tmp_path, "cpu", torch.bfloat16, lora=False)
+    assert summary["steps"] == 1 and summary["autocast_bf16"] is True and summary["trained_dtype"] == "float32"
+    before, after = _tensors(tiny_model_dir), _tensors(new.base)
+    assert all(t.dtype == torch.float32 for t in after.values())
+    changed = [k for k in after if not torch.equal(after[k], before[k])]
+    assert len(changed) > len(after) // 2
+    diff = sum(float((after[k] - before[k]).double().pow(2).sum()) for k in after) ** 0.5
+    norm = sum(float(before[k].double().pow(2).sum()) for k in after) ** 0.5
+    assert summary["relative_weight_change"] == pytest.approx(diff / norm, rel=1e-6) and 0 < diff / norm < 1e-4
+    assert summary["weight_elements_changed"] == sum(int((after[k] != before[k]).sum()) for k in after)
+    # the same update applied to bf16 weights rounds away: why bf16 master weights are refused
+    kept = sum(int((before[k].bfloat16() + (after[k] - before[k]).bfloat16() != before[k].bfloat16()).sum())
+               for k in changed)
+    assert kept < summary["weight_elements_changed"] / 20
+
+
+def test_loaded_bf16_weights_are_refused_by_the_trainer_too(tiny_model_dir, tmp_path):
+    """The runner refuses the setting up front; the trainer checks the loaded parameters again."""
+    from harness.errors import UserError
+    from mipo.precision import precision_problem
+
+    initial = Policy(base=str(tiny_model_dir))
+    cfg = _cfg(mode="full", learning_rate=5e-7, weights_dtype="bfloat16")
+    assert "training.weights_dtype: bfloat16" in precision_problem(cfg, lora=False)
+    assert precision_problem(cfg, lora=True) is None and precision_problem(_cfg(mode="full"), lora=False) is None
+    with pytest.raises(UserError, match="bfloat16 parameters with a plain optimizer"):
+        train_dpo(initial, initial, PAIRS, cfg, tmp_path, "cpu", torch.bfloat16, lora=False)
+    assert not (tmp_path / "checkpoint").exists()
+
+
+def test_lora_weight_change_is_the_change_of_the_merged_weights(tiny_model_dir, round1_adapter, tmp_path):
+    """LoRA: ||W_new - W_parent|| / ||W_parent|| over the adapted modules' effective (merged) weights."""
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    initial = Policy(base=str(tiny_model_dir))
+    parent = Policy(base=str(tiny_model_dir), adapter=round1_adapter)
+    new, summary = train_dpo(parent, initial, PAIRS, _cfg(learning_rate=1e-3), tmp_path, "cpu", torch.float32,
+                             lora=True)
+
+    def merged(adapter):
+        model = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir), dtype=torch.float32)
+        return dict(PeftModel.from_pretrained(model, adapter).merge_and_unload().named_parameters())
+
+    a, b = merged(new.adapter), merged(round1_adapter)
+    adapted = [k for k in a if k.endswith("proj.weight")]
+    diff = sum(float((a[k] - b[k]).double().pow(2).sum()) for k in adapted) ** 0.5
+    norm = sum(float(b[k].double().pow(2).sum()) for k in adapted) ** 0.5
+    assert summary["relative_weight_change"] == pytest.approx(diff / norm, rel=1e-3) and diff > 0
+    assert summary["weight_tensors_compared"] == len(adapted) and "LoRA" in summary["weight_change_over"]
