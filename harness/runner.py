@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import errno
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from harness.backends.base import Backend
 from harness.backends.hf import HFBackend
@@ -19,12 +17,13 @@ from harness.config import SuiteConfig
 from harness.devices import resolve_device, resolve_dtype
 from harness.errors import RunFailure, UserError
 from harness.evaluate import evaluate_task
-from harness.manifest import check_resume, suite_dump, write_manifest
+from harness.manifest import check_resume, read_manifest, suite_dump, write_manifest
 from harness.models import ResolvedModel, resolve_model
-from harness.models.resolve import alias_is_cached, check_model_id
+from harness.models.resolve import check_model_id
 from harness.plan import TaskPlan, link_eval_prompts, plan_task
 from harness.results import write_results
 from harness.outpaths import DEEPEST_IN_RUN, check_out_dir
+from harness.progress import RunUI
 from harness.rundir import RunDir, RunLock, atomic_write_json, clean_stale_tmp
 from mipo import diagnostics
 from mipo.precision import precision_problem
@@ -42,6 +41,8 @@ class RunOptions:
     device: str | None = None
     dry_run: bool = False
     report: bool = True
+    verbosity: int = 0  # -1 quiet (-q), 0, 1 verbose (-v)
+    overrides: tuple[str, ...] = ()  # the command line's --seed / --set, as given (recorded in the manifest)
 
 
 def build_plans(cfg: SuiteConfig, limit: int | None, offline: bool, log: Callable[[str], None] | None = None,
@@ -64,12 +65,13 @@ def estimate_seconds(plans: list[TaskPlan], cfg: SuiteConfig, n_models: int) -> 
     return total * n_models
 
 
-def _model_source(model_id: str) -> str:
+def _model_source(model_id: str, source: str = "auto") -> str:
     """Where a model would come from, checked without downloading or loading it."""
     kind = check_model_id(model_id)
     if kind == "alias":
-        cached = alias_is_cached(model_id)
-        return "built-in alias (cached)" if cached else "built-in alias (downloaded from PyPI on first run)"
+        from harness.models.online import describe
+
+        return f"built-in alias: {describe(model_id, source)}"
     return {"local": "local folder", "hub": "hub id"}[kind]
 
 
@@ -81,10 +83,18 @@ class SuiteRunner:
         self.opts = opts
         self.run = RunDir(opts.out)
         self.console = console or Console(stderr=True)
+        self.ui = RunUI(self.console, opts.verbosity)  # console lines, the live display and run.log
         self.device = resolve_device(opts.device or cfg.device)
 
     def log(self, msg: str) -> None:
-        self.console.print(f"[dim]{time.strftime('%H:%M:%S')}[/dim] {msg}")
+        self.ui.log(msg)
+
+    def _steps(self, plans: list[TaskPlan]) -> int:
+        """The run's steps for the progress display: per model, round 0's evaluation, then per method,
+        lineage and round a training and an evaluation."""
+        methods = [m for m in self.cfg.methods if m != "prompting"]
+        per_model = 1 + len(methods) * len(lineages(plans, self.cfg.training.scope)) * self.cfg.rounds * 2
+        return len(self.cfg.models) * per_model
 
     def _plans(self, cfg_dump: dict, cfg_hash: str, quiet: bool = False) -> tuple[list[TaskPlan], bool]:
         """Probe the hub (never with data: pypi), plan the tasks, say where each task's data came from, and
@@ -103,7 +113,7 @@ class SuiteRunner:
         folders = self._check_folder()
         self._check_training()
         RunLock(self.run.root).check_free()  # a folder another live process holds is refused by the real run too
-        sources = {m.id: _model_source(m.id) for m in self.cfg.models}
+        sources = {m.id: _model_source(m.id, m.source) for m in self.cfg.models}
         cfg_dump, cfg_hash = suite_dump(self.cfg, self.opts.limit)
         check_resume(self.run, cfg_dump, cfg_hash)  # a changed config would be refused by the real run too
         plans, offline = self._plans(cfg_dump, cfg_hash, quiet=True)  # the plan below says where data came from
@@ -161,16 +171,20 @@ class SuiteRunner:
         self._check_training()
         for spec in self.cfg.models:
             check_model_id(spec.id)  # fail before any work on a typo in the second model
-        with RunLock(self.run.root):
+        with RunLock(self.run.root), self.ui.session(self.run.root / "run.log"):
             check_resume(self.run, cfg_dump, cfg_hash)
             clean_stale_tmp(self.run.root)  # temp files of killed writers (only we write here now)
             plans, offline = self._plans(cfg_dump, cfg_hash)
+            self.ui.plan(self._steps(plans))
+            recorded = (read_manifest(self.run) or {}).get("models") or {}  # a resume keeps each model's weights
             extra = {"device": self.device, "offline": offline, "seed": self.cfg.seed, "layout": self.run.layout,
                      "model_folders": folders,
-                     "tasks": {p.task.id: p.manifest() for p in plans}, "models": {}}
+                     "tasks": {p.task.id: p.manifest() for p in plans}, "models": {},
+                     "cli_overrides": list(self.opts.overrides)}
             write_manifest(self.run, cfg_dump, cfg_hash, extra)
             for spec in self.cfg.models:
-                resolved = resolve_model(spec.id, log=self.log)
+                resolved = resolve_model(spec.id, log=self.log, revision=spec.revision, source=spec.source,
+                                         recorded=recorded.get(spec.name or spec.id))
                 extra["models"][spec.name or spec.id] = resolved.to_dict()
                 write_manifest(self.run, cfg_dump, cfg_hash, extra)
                 self._run_model(spec.name or spec.id, spec.dtype, resolved, plans, extra, cfg_dump, cfg_hash)
@@ -192,6 +206,7 @@ class SuiteRunner:
 
         base_header = {"model": name, "family": model.family}
         self._evaluate_round(load, initial, plans, {**base_header, "method": "prompting", "round": 0})
+        self.ui.step_done(f"{name} round 0 evaluated")
         lineage = extra.setdefault("lineage", {}).setdefault(name, {})  # method -> lineage -> rounds
 
         def save_manifest() -> None:
@@ -217,6 +232,7 @@ class SuiteRunner:
             folder = lineage_dir(round_dir, scope, lname)
             previous = policy
             policy = run_round(policy, initial, inp, folder, k)
+            self.ui.step_done(f"{inp.header['model']} {inp.header['method']} {lname} round {k} trained")
             chain.append({"round": k, "policy": policy.to_dict(), "parent": previous.to_dict(), "scope": scope,
                           "trained_on": [p.task.id for p in inp.plans], "reference": self.cfg.training.reference,
                           "folder": str(folder.relative_to(self.run.root))})
@@ -227,6 +243,7 @@ class SuiteRunner:
                 self._evaluate_round(inp.load_backend, policy, others, {**inp.header, "transfer": True},
                                      folder=round_dir / "transfer" / lname, diagnose=False)
             write_results(self.run)
+            self.ui.step_done(f"{inp.header['model']} {inp.header['method']} {lname} round {k} evaluated")
 
     def _evaluate_round(self, load: Callable[[Policy], Backend], policy: Policy, plans: list[TaskPlan],
                         header: dict, folder: Path | None = None, diagnose: bool = True) -> None:
@@ -243,19 +260,16 @@ class SuiteRunner:
         outputs: dict[str, list[str]] = {}  # diagnostic responses, generated with the evaluation where possible
         diag_ids = {p.task.id for p in diag_pending}
         try:
-            with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                          console=self.console, transient=False) as progress:
-                for plan in pending:
-                    label = f"{header['model']} r{header['round']} {header['method']} {plan.task.id}"
-                    bar = progress.add_task(label, total=len(plan.eval_items))
+            for plan in pending:
+                label = f"{header['model']} r{header['round']} {header['method']} {plan.task.id}: evaluating"
+                with self.ui.stage(label, total=len(plan.eval_items)) as stage:
                     out_dir = round_dir / "tasks" / plan.task.id
                     also = [plan.task.train_messages(it) for it in plan.diag_items] \
                         if plan.task.id in diag_ids else None
                     got = evaluate_task(backend, plan.task, plan.eval_items, plan.gen, out_dir,
-                                        {**header, "partial": plan.partial},
-                                        on_item=lambda bar=bar: progress.advance(bar), also=also)
-                    if got.get("also") is not None:
-                        outputs[plan.task.id] = got["also"]
+                                        {**header, "partial": plan.partial}, on_item=stage.advance, also=also)
+                if got.get("also") is not None:
+                    outputs[plan.task.id] = got["also"]
             if diag_pending:
                 for plan in diag_pending:
                     self.log(f"{header['model']} r{header['round']}: diagnostics on {len(plan.diag_items)} "
