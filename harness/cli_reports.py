@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
-from rich.table import Table
+
+from harness.output import JSON_HELP, Column, emit
 
 
 def compare(
     run_a: Path = typer.Argument(..., help="Run folder A (the reference)."),
     run_b: Path = typer.Argument(..., help="Run folder B (gain = B − A)."),
     csv: Optional[Path] = typer.Option(None, "--csv", help="Also write the comparison as CSV."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Paired comparison (B − A) per model, method and task on the item ids both runs evaluated."""
     from harness.outpaths import check_out_file, check_run_folder
@@ -25,14 +27,18 @@ def compare(
     if csv:
         check_out_file(csv, "--csv")
     df = compare_runs(run_a, run_b)
-    table = Table(title=f"{run_b} − {run_a} (paired on shared item ids; 95% CI)")
-    for col in ("model", "method", "task", "rounds A/B", "A", "B", "gain [95% CI]", "p", "n", "test"):
-        table.add_column(col, justify="right" if col in {"A", "B", "p", "n"} else "left")
-    for _, r in df.iterrows():
-        table.add_row(r["model"], r["method"], r["task"], f"{r['round A']}/{r['round B']}", f"{r['A']:.3f}",
-                      f"{r['B']:.3f}", fmt_gain(r["gain"], r["ci_low"], r["ci_high"]), fmt_p(r["p_value"]),
-                      str(r["n"]), r["test"])
-    Console(width=200).print(table)
+    if as_json:
+        emit(json.loads(df.to_json(orient="records")), [], as_json=True)
+    else:
+        records = [{"model": r["model"], "method": r["method"], "task": r["task"],
+                    "rounds": f"{r['round A']}/{r['round B']}", "scope": f"{r['scope A'] or '-'}/{r['scope B'] or '-'}",
+                    "A": f"{r['A']:.3f}", "B": f"{r['B']:.3f}", "gain": fmt_gain(r["gain"], r["ci_low"], r["ci_high"]),
+                    "p": fmt_p(r["p_value"]), "n": str(r["n"]), "test": r["test"]} for _, r in df.iterrows()]
+        cols = [Column("model", "model", keep=True), Column("method", "method", keep=True),
+                Column("task", "task", keep=True), Column("rounds", "rounds A/B"), Column("scope", "scope A/B"),
+                Column("A", "A"), Column("B", "B"), Column("gain", "gain [95% CI]", keep=True), Column("p", "p"),
+                Column("n", "n"), Column("test", "test")]
+        emit(records, cols, title=f"{run_b} − {run_a} (paired on shared item ids; 95% CI)")
     if csv:
         from harness.rundir import atomic_write_text
 
