@@ -16,6 +16,8 @@ prompts, so a prompt shown to many annotators sits in one pool only.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from harness.errors import UserError
 from tasks.base import Item
 from tasks.personal import PersonalOptions, PersonalTask, is_placeholder, strip_markers
@@ -28,8 +30,11 @@ RESPONSES = tuple(f"first_turn_response_{x}" for x in LETTERS)
 REQUIRED = ("conversation_id", "annotator_id", "assigned_lang", PROMPT, PREFERRED, FEEDBACK, *RESPONSES)
 
 
+Language = Literal["en", "fr", "it", "pt", "hi"]
+
+
 class CAOptions(PersonalOptions):
-    languages: list[str] | None = ["en"]
+    languages: list[Language] | None = ["en"]  # null = every language
 
 
 def check_schema(row: dict) -> None:
@@ -65,7 +70,7 @@ def row_item(row: dict, index: int) -> Item | None:
                       "lang": row.get("assigned_lang")})
 
 
-def ca_items(rows, languages: list[str] | None = ("en",)) -> list[Item]:
+def ca_items(rows, languages: list[str] | tuple[str, ...] | None = ("en",)) -> list[Item]:
     items, wanted = [], None if languages is None else {lang.lower() for lang in languages}
     for i, row in enumerate(rows):
         if i == 0:

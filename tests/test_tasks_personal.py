@@ -49,7 +49,7 @@ def ca_row(i: int, **over) -> dict:
 CA_ROWS = [ca_row(i) for i in range(40)]
 
 
-def _fake_hub(task_id, path, name, split, offline):
+def _fake_hub(task_id, path, name, split, offline, **_):
     if offline:
         raise UserError("offline")
     if path == prism.HUB:
@@ -111,6 +111,10 @@ def test_community_alignment_filters_and_cleans():
     assert [it.id for it in ca.ca_items(rows, languages=None)][0] == "ca-1000"
     task = ca.CommunityAlignment({"languages": ["en", "fr"]})
     assert task.options.languages == ["en", "fr"]
+    from tasks.registry import TaskRegistry
+
+    with pytest.raises(UserError, match="option languages"):
+        TaskRegistry(use_entry_points=False).get("community_alignment", {"languages": ["english"]})
 
 
 def test_community_alignment_schema_error_is_one_line():
