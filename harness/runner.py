@@ -12,7 +12,7 @@ from rich.console import Console
 
 from harness.backends.base import Backend
 from harness.backends.hf import HFBackend
-from harness.backends.select import fp32_scorer, load_backend
+from harness.backends.select import engine_label, fp32_scorer, load_backend, resolve_engine
 from harness.config import SuiteConfig
 from harness.devices import resolve_device, resolve_dtype
 from harness.errors import RunFailure, UserError
@@ -85,6 +85,7 @@ class SuiteRunner:
         self.console = console or Console(stderr=True)
         self.ui = RunUI(self.console, opts.verbosity)  # console lines, the live display and run.log
         self.device = resolve_device(opts.device or cfg.device)
+        self.engine = resolve_engine(cfg.generation_engine())  # vllm or hf; generation only (select.py)
 
     def log(self, msg: str) -> None:
         self.ui.log(msg)
@@ -119,7 +120,7 @@ class SuiteRunner:
         plans, offline = self._plans(cfg_dump, cfg_hash, quiet=True)  # the plan below says where data came from
         return {
             "models": [m.id for m in self.cfg.models], "model_sources": sources, "methods": self.cfg.methods,
-            "rounds": self.cfg.rounds, "device": self.device, "offline": offline,
+            "rounds": self.cfg.rounds, "device": self.device, "engine": self.engine, "offline": offline,
             "run_folder": str(self.run.root), "resumes": self.run.manifest.exists(), "model_folders": folders,
             "tasks": {p.task.id: {"eval_items": len(p.eval_items), "train_pool": len(p.train_pool),
                                   "train_prompts_per_round": prompts_per_task(self.cfg, p),
@@ -178,7 +179,7 @@ class SuiteRunner:
             self.ui.plan(self._steps(plans))
             recorded = (read_manifest(self.run) or {}).get("models") or {}  # a resume keeps each model's weights
             extra = {"device": self.device, "offline": offline, "seed": self.cfg.seed, "layout": self.run.layout,
-                     "model_folders": folders,
+                     "model_folders": folders, "engine": engine_label(self.engine, self.device),
                      "tasks": {p.task.id: p.manifest() for p in plans}, "models": {},
                      "cli_overrides": list(self.opts.overrides)}
             write_manifest(self.run, cfg_dump, cfg_hash, extra)
@@ -202,7 +203,7 @@ class SuiteRunner:
         lora = self._lora()
 
         def load(policy: Policy) -> Backend:
-            return load_backend(self.cfg.backend, policy.base, policy.adapter, self.device, dtype, name)
+            return load_backend(self.engine, policy.base, policy.adapter, self.device, dtype, name)
 
         base_header = {"model": name, "family": model.family}
         self._evaluate_round(load, initial, plans, {**base_header, "method": "prompting", "round": 0})

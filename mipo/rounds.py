@@ -81,7 +81,8 @@ def _positives(backend: Backend, plan: TaskPlan, items, path: Path, params) -> l
     prompts = [plan.task.train_messages(it) for it in todo]
 
     def keep(i, gen):
-        append_jsonl(path, {"task": plan.task.id, "prompt_id": todo[i].id, "text": gen.text})
+        append_jsonl(path, {"task": plan.task.id, "prompt_id": todo[i].id, "text": gen.text,
+                            "engine": gen.engine or None})
         done[(plan.task.id, todo[i].id)] = gen.text
 
     if todo:

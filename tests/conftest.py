@@ -25,5 +25,6 @@ def _offline_env(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     monkeypatch.setenv("TOKENIZERS_PARALLELISM", "false")
+    monkeypatch.setenv("MIPO_BENCH_ENGINE", "hf")  # engine: auto means hf here; vLLM tests ask for it by name
     if not os.environ.get("MIPO_BENCH_CACHE"):
         monkeypatch.setenv("MIPO_BENCH_CACHE", str(Path.home() / ".cache" / "mipo-bench"))

@@ -1,6 +1,6 @@
-"""The vLLM backend against a fake `vllm` module: the API calls it makes and how outputs are mapped."""
+"""The vLLM backend, engine pool and engine selection against a fake `vllm` module (fast; the real engine is
+exercised in test_vllm_real.py): the requests it makes, how outputs map back, swaps, sleep and release."""
 
-import json
 import sys
 import types
 from types import SimpleNamespace
@@ -10,16 +10,52 @@ import pytest
 from harness.backends.base import GenParams
 from harness.errors import UserError
 
+VLLM_ENV = {"VLLM_ENABLE_V1_MULTIPROCESSING": "0", "VLLM_LOGGING_LEVEL": "WARNING", "VLLM_CPU_KVCACHE_SPACE": "2",
+            "OMP_NUM_THREADS": "2"}
+
 
 class FakeSamplingParams:
     def __init__(self, **kw):
         self.__dict__.update(kw)
-        self.kw = kw
 
 
-class FakeLoRARequest:
-    def __init__(self, name, int_id, path):
-        self.name, self.int_id, self.path = name, int_id, path
+class FakeModel:
+    def __init__(self):
+        self.loaded: list[list[str]] = []
+
+    def load_weights(self, weights):
+        self.loaded.append([name for name, _ in weights])
+
+
+class FakeEngine:
+    """Finishes one request per step, newest first (so completion order differs from submission order)."""
+
+    def __init__(self):
+        self.pending: dict = {}
+        self.added: list = []
+        self.aborted: list = []
+        self.engine_core = SimpleNamespace(shutdown=lambda: setattr(self, "shut", True))
+        self.shut = False
+
+    def add_request(self, rid, prompt, sp, lora_request=None):
+        self.pending[rid] = (prompt["prompt_token_ids"], sp)
+        self.added.append((rid, prompt["prompt_token_ids"], sp))
+
+    def has_unfinished_requests(self):
+        return bool(self.pending)
+
+    def step(self):
+        rid = list(self.pending)[-1]
+        ids, sp = self.pending.pop(rid)
+        reason = "length" if sp.max_tokens <= 3 else "stop"
+        comp = SimpleNamespace(text=f"  answer {len(ids)} ", token_ids=[5, 6, 7][:sp.max_tokens], finish_reason=reason)
+        return [SimpleNamespace(request_id="other", finished=False, outputs=[]),
+                SimpleNamespace(request_id=rid, finished=True, outputs=[comp])]
+
+    def abort_request(self, ids):
+        self.aborted += ids
+        for rid in ids:
+            self.pending.pop(rid, None)
 
 
 class FakeLLM:
@@ -29,128 +65,232 @@ class FakeLLM:
         from transformers import AutoTokenizer
 
         self.kw = kw
-        self.calls = []
         self.tok = AutoTokenizer.from_pretrained(kw["model"])
+        self.llm_engine = FakeEngine()
+        self.model = FakeModel()
+        self.events: list = []
         FakeLLM.instances.append(self)
 
     def get_tokenizer(self):
         return self.tok
 
-    def generate(self, prompts, sampling_params, lora_request=None, use_tqdm=True):
-        self.calls.append({"prompts": prompts, "params": sampling_params, "lora": lora_request})
+    def collective_rpc(self, method, timeout=None, args=(), kwargs=None):
+        assert method == "reload_weights" and kwargs["is_checkpoint_format"]
+        return [self.model.load_weights(kwargs["weights_iterator"])]
+
+    def reset_prefix_cache(self):
+        self.events.append("reset")
+
+    def sleep(self, level=1):
+        self.events.append(f"sleep{level}")
+
+    def wake_up(self, tags=None):
+        self.events.append("wake")
+
+    def generate(self, prompts, sp, lora_request=None, use_tqdm=True):
         outs = []
-        for i, p in enumerate(prompts):
-            sp = sampling_params[i] if isinstance(sampling_params, list) else sampling_params
+        for p in prompts:
             ids = p["prompt_token_ids"]
-            plp = None
-            if getattr(sp, "prompt_logprobs", None) is not None:
-                plp = [None] + [{t: SimpleNamespace(logprob=-0.25 * k), 99999: SimpleNamespace(logprob=-50.0)}
-                                for k, t in enumerate(ids[1:], start=1)]
-            outs.append(SimpleNamespace(prompt_token_ids=ids, prompt_logprobs=plp,
-                                        outputs=[SimpleNamespace(text=f"  answer {i} ", token_ids=[5, 6, 7])]))
+            plp = [None] + [{t: SimpleNamespace(logprob=-0.25 * k)} for k, t in enumerate(ids[1:], start=1)]
+            outs.append(SimpleNamespace(prompt_logprobs=plp, outputs=[]))
         return outs
 
 
 @pytest.fixture
 def fake_vllm(monkeypatch):
+    from harness.backends import engine_pool
+
+    for k, v in VLLM_ENV.items():
+        monkeypatch.setenv(k, v)
     vllm = types.ModuleType("vllm")
     vllm.LLM, vllm.SamplingParams = FakeLLM, FakeSamplingParams
-    lora = types.ModuleType("vllm.lora")
-    req = types.ModuleType("vllm.lora.request")
-    req.LoRARequest = FakeLoRARequest
+    sp_mod = types.ModuleType("vllm.sampling_params")
+    sp_mod.RequestOutputKind = SimpleNamespace(FINAL_ONLY="final")
     monkeypatch.setitem(sys.modules, "vllm", vllm)
-    monkeypatch.setitem(sys.modules, "vllm.lora", lora)
-    monkeypatch.setitem(sys.modules, "vllm.lora.request", req)
+    monkeypatch.setitem(sys.modules, "vllm.sampling_params", sp_mod)
     FakeLLM.instances = []
-    return vllm
+    engine_pool.release()
+    yield vllm
+    engine_pool.release()
 
 
-def _adapter(tmp_path, r=4):
-    (tmp_path / "adapter").mkdir()
-    (tmp_path / "adapter" / "adapter_config.json").write_text(json.dumps({"r": r}))
-    return str(tmp_path / "adapter")
+MSGS = [[{"role": "user", "content": "What is 2 + 3?"}], [{"role": "user", "content": "I am vegetarian."}]]
 
 
-def test_generate_calls_vllm_and_maps_outputs(fake_vllm, tiny_model_dir):
-    import torch
+def _backend(model_dir, device="cpu", adapter=None):
+    from harness.backends import engine_pool
 
-    from harness.backends.select import load_backend
+    return engine_pool.acquire(str(model_dir), adapter, device, None, "tiny")
 
-    b = load_backend("vllm", str(tiny_model_dir), None, "cuda", torch.bfloat16, "tiny")
+
+def test_generate_streams_outputs_as_they_finish(fake_vllm, tiny_model_dir):
+    b = _backend(tiny_model_dir)
     llm = FakeLLM.instances[-1]
-    assert llm.kw["dtype"] == "bfloat16" and "enable_lora" not in llm.kw
-    msgs = [[{"role": "user", "content": "What is 2 + 3?"}], [{"role": "user", "content": "I am vegetarian."}]]
+    assert llm.kw["enforce_eager"] is True and "enable_lora" not in llm.kw and llm.kw["max_model_len"] == 2048
     seen = []
-    gens = b.generate(msgs, GenParams(max_new_tokens=7, greedy=True, seed=3), on_done=lambda i, g: seen.append(i))
-    assert [g.text for g in gens] == ["answer 0", "answer 1"] and seen == [0, 1]
-    assert all(g.n_new_tokens == 3 for g in gens)
-    call = llm.calls[-1]
-    want = b.tokenizer(b.render(msgs[0]), add_special_tokens=False)["input_ids"]
-    assert call["prompts"][0]["prompt_token_ids"] == want and gens[0].n_prompt_tokens == len(want)
-    sp = call["params"]
-    assert [p.seed for p in sp] == [3, 4] and all(p.temperature == 0.0 and p.max_tokens == 7 for p in sp)
-    assert b.tokenizer.convert_tokens_to_ids("<|im_end|>") in sp[0].stop_token_ids
-    sampled = b.generate(msgs[:1], GenParams(greedy=False, temperature=0.7, top_p=0.9))
-    assert sampled and llm.calls[-1]["params"][0].temperature == 0.7 and llm.calls[-1]["params"][0].top_p == 0.9
-    assert call["lora"] is None
+    gens = b.generate(MSGS, GenParams(max_new_tokens=7, greedy=True), on_done=lambda i, g: seen.append(i))
+    assert seen == [1, 0]  # handed over in completion order, returned in prompt order
+    want = b.tokenizer(b.render(MSGS[0]), add_special_tokens=False)["input_ids"]
+    assert gens[0].text == f"answer {len(want)}" and gens[0].n_prompt_tokens == len(want)
+    assert all(g.engine == "vllm" and not g.truncated and g.n_new_tokens == 3 for g in gens)
+    sps = [sp for _, _, sp in llm.llm_engine.added]
+    assert all(sp.temperature == 0.0 and sp.max_tokens == 7 and sp.output_kind == "final" for sp in sps)
+    assert b.tokenizer.convert_tokens_to_ids("<|im_end|>") in sps[0].stop_token_ids
+    short = b.generate(MSGS[:1], GenParams(max_new_tokens=2))
+    assert short[0].truncated  # finish_reason "length"
+
+
+def test_sampling_is_hf_settings_with_per_request_seeds(fake_vllm, tiny_model_dir):
+    from harness.backends.sampling import request_seed
+
+    b = _backend(tiny_model_dir)
+    engine = FakeLLM.instances[-1].llm_engine
+    params = GenParams(greedy=False, temperature=0.7, top_p=0.9, seed=11)
+    b.generate([MSGS[0], MSGS[1], MSGS[0]], params)
+    first = {tuple(ids): [] for _, ids, _ in engine.added}
+    for _, ids, sp in engine.added:
+        first[tuple(ids)].append(sp.seed)
+        assert (sp.temperature, sp.top_p, sp.top_k) == (0.7, 0.9, 50)  # top-k: HF's default
+    ids0 = engine.added[0][1]
+    assert first[tuple(ids0)] == [request_seed(11, ids0, 0), request_seed(11, ids0, 1)]
+    engine.added.clear()
+    b.generate([MSGS[0]], params)  # a resumed call with fewer prompts: the same seed for the same prompt
+    assert engine.added[0][2].seed == first[tuple(ids0)][0]
+
+
+def test_a_failing_consumer_aborts_the_rest(fake_vllm, tiny_model_dir):
+    b = _backend(tiny_model_dir)
+    engine = FakeLLM.instances[-1].llm_engine
+
+    def boom(i, g):
+        raise OSError("disk full")
+
+    with pytest.raises(OSError):
+        b.generate(MSGS, GenParams(max_new_tokens=5), on_done=boom)
+    assert len(engine.aborted) == 1 and not engine.pending
 
 
 def test_loglikelihood_sums_prompt_logprobs_of_continuation(fake_vllm, tiny_model_dir):
-    from harness.backends.vllm_backend import VLLMBackend
-
-    b = VLLMBackend.load(str(tiny_model_dir))
-    ctx = b.render([{"role": "user", "content": "What is 2 + 3?"}])
+    b = _backend(tiny_model_dir)
+    ctx = b.render(MSGS[0])
     n_ctx = len(b.tokenizer(ctx, add_special_tokens=False)["input_ids"])
     n_cont = len(b.tokenizer("The answer is 5.", add_special_tokens=False)["input_ids"])
     got = b.loglikelihood([(ctx, "The answer is 5."), (ctx, "")])
     assert got[0] == pytest.approx(sum(-0.25 * k for k in range(n_ctx, n_ctx + n_cont))) and got[1] == 0.0
-    sp = FakeLLM.instances[-1].calls[-1]["params"]
-    assert sp.prompt_logprobs == 1 and sp.max_tokens == 1
 
 
-def test_lora_policy_uses_a_lora_request(fake_vllm, tiny_model_dir, tmp_path):
-    from harness.backends.vllm_backend import VLLMBackend
+def _adapter(model_dir, out):
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
 
-    adapter = _adapter(tmp_path, r=24)
-    b = VLLMBackend.load(str(tiny_model_dir), adapter=adapter)
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(str(model_dir)),
+                           LoraConfig(r=4, lora_alpha=8, target_modules="all-linear", task_type="CAUSAL_LM"))
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "lora_B" in name:
+                p.fill_(0.01)
+    model.save_pretrained(str(out))
+    return str(out)
+
+
+def test_pool_keeps_one_engine_and_swaps_policies(fake_vllm, tiny_model_dir, tmp_path):
+    from harness.backends import engine_pool
+
+    adapter = _adapter(tiny_model_dir, tmp_path / "adapter")
+    _backend(tiny_model_dir).close()
     llm = FakeLLM.instances[-1]
-    assert llm.kw["enable_lora"] is True and llm.kw["max_lora_rank"] == 32
-    b.generate([[{"role": "user", "content": "hi"}]], GenParams(max_new_tokens=2))
-    b.loglikelihood([("a", "b")])
-    assert all(c["lora"].path == adapter for c in llm.calls)
+    again = _backend(tiny_model_dir)
+    assert len(FakeLLM.instances) == 1 and llm.model.loaded == []  # same policy: nothing reloaded
+    again.close()
+    assert again.llm is None and engine_pool.live_engine().llm is llm  # closing a handle keeps the engine
+    _backend(tiny_model_dir, adapter=adapter)
+    names = llm.model.loaded[-1]
+    assert len(FakeLLM.instances) == 1 and "model.layers.0.self_attn.q_proj.weight" in names
+    assert not any("lora" in n for n in names) and llm.events[-1] == "reset"  # merged weights, prefix cache reset
+    _backend(tiny_model_dir)  # back to the initial model: its own weights again
+    assert len(llm.model.loaded) == 2 and engine_pool.live_engine().swaps == 2
+
+
+def test_pool_restarts_for_another_model_and_releases(fake_vllm, tiny_model_dir, tmp_path):
+    import weakref
+
+    from harness.backends import engine_pool
+    from tiny_model import build_tiny_model
+
+    other = build_tiny_model(tmp_path / "other", vocab_size=300)
+    _backend(tiny_model_dir)
+    first = FakeLLM.instances[-1]
+    _backend(other)
+    assert len(FakeLLM.instances) == 2 and first.llm_engine.shut  # vLLM's own shutdown of the old engine
+    ref = weakref.ref(FakeLLM.instances[-1])
+    FakeLLM.instances.clear()
+    engine_pool.release()
+    assert engine_pool.live_engine() is None and ref() is None
+
+
+def test_on_cuda_a_returned_engine_sleeps_until_needed(fake_vllm, tiny_model_dir):
+    b = _backend(tiny_model_dir, device="cuda")
+    llm = FakeLLM.instances[-1]
+    assert llm.kw["enforce_eager"] is False and llm.kw["gpu_memory_utilization"] == 0.85
     b.close()
-    assert b.llm is None
+    assert llm.events == ["sleep1"]
+    _backend(tiny_model_dir, device="cuda")
+    assert llm.events == ["sleep1", "wake"]
 
 
-def test_selection_errors(monkeypatch, tiny_model_dir):
-    from harness.backends.select import load_backend
+def test_engine_resolution(monkeypatch, fake_vllm):
+    from harness.backends import vllm_backend
+    from harness.backends.select import resolve_engine
 
-    with pytest.raises(UserError, match="cuda"):
-        load_backend("vllm", str(tiny_model_dir), None, "cpu", None, "x")
-    monkeypatch.setitem(sys.modules, "vllm", None)
-    with pytest.raises(UserError, match=r"\[vllm\]"):
-        load_backend("vllm", str(tiny_model_dir), None, "cuda", None, "x")
-    with pytest.raises(UserError, match="unknown backend"):
-        load_backend("tgi", str(tiny_model_dir), None, "cpu", None, "x")
+    assert resolve_engine("auto") == "hf"  # the tests' MIPO_BENCH_ENGINE
+    monkeypatch.delenv("MIPO_BENCH_ENGINE")
+    monkeypatch.setattr(vllm_backend, "installed", lambda: True)
+    assert resolve_engine("auto") == "vllm" and resolve_engine("transformers") == "hf"
+    monkeypatch.setattr(vllm_backend, "installed", lambda: False)
+    assert resolve_engine("auto") == "hf"
+    with pytest.raises(UserError, match=r"vllm-cpu"):
+        resolve_engine("vllm")
+    with pytest.raises(UserError, match="unknown generation engine"):
+        resolve_engine("tgi")
+    monkeypatch.setenv("MIPO_BENCH_ENGINE", "gpu")
+    with pytest.raises(UserError, match="MIPO_BENCH_ENGINE"):
+        resolve_engine("auto")
 
 
-def test_diagnostics_rescore_in_fp32_with_transformers(fake_vllm, tiny_model_dir):
+def test_routed_backend_scores_with_hf_in_fp32(fake_vllm, tiny_model_dir):
     import torch
 
     from harness.backends.hf import HFBackend
-    from harness.backends.select import fp32_scorer
-    from harness.backends.vllm_backend import VLLMBackend
+    from harness.backends.select import RoutedBackend, fp32_scorer, load_backend
 
-    v = VLLMBackend.load(str(tiny_model_dir))
-    scorer = fp32_scorer(v, lambda: HFBackend.load(str(tiny_model_dir), dtype=torch.bfloat16))
-    assert isinstance(scorer, HFBackend) and v.llm is None
-    assert next(scorer.model.parameters()).dtype == torch.float32
+    b = load_backend("vllm", str(tiny_model_dir), None, "cpu", torch.bfloat16, "tiny")
+    assert isinstance(b, RoutedBackend) and b.scorer is None
+    ref = HFBackend.load(str(tiny_model_dir), dtype=torch.bfloat16)
+    reqs = [(b.render(MSGS[0]), "The answer is 5.")]
+    assert b.loglikelihood(reqs) == pytest.approx(ref.loglikelihood(reqs))  # the transformers model, not vLLM
+    scored = fp32_scorer(b, lambda: HFBackend.load(str(tiny_model_dir), dtype=torch.bfloat16))
+    assert scored is b and next(b.scorer.model.parameters()).dtype == torch.float32
+    assert b.generate(MSGS[:1], GenParams(max_new_tokens=4))[0].engine == "vllm"
+    b.close()
+    assert b.scorer is None and b.generator.llm is None
 
 
-def test_suite_backend_option(tiny_model_dir):
+def test_suite_engine_option():
     from harness.config import parse_suite
+    from harness.plan import merge_generation
+    from tasks.base import GenerationSettings
 
-    assert parse_suite({"models": ["m"], "tasks": ["gsm8k"]}).backend == "transformers"
-    assert parse_suite({"models": ["m"], "tasks": ["gsm8k"], "backend": "vllm"}).backend == "vllm"
-    with pytest.raises(UserError):
-        parse_suite({"models": ["m"], "tasks": ["gsm8k"], "backend": "tgi"})
+    base = {"models": ["m"], "tasks": ["gsm8k"]}
+    assert parse_suite(base).generation_engine() == "auto"
+    assert parse_suite({**base, "generation": {"engine": "hf"}}).generation_engine() == "hf"
+    assert parse_suite({**base, "backend": "transformers"}).generation_engine() == "hf"  # the old key
+    assert parse_suite({**base, "backend": "vllm", "generation": {"engine": "vllm"}}).generation_engine() == "vllm"
+    for bad, msg in (({"backend": "vllm", "generation": {"engine": "hf"}}, "contradicts"),
+                     ({"tasks": [{"id": "gsm8k", "generation": {"engine": "hf"}}]}, "once per suite"),
+                     ({"generation": {"engine": "tgi"}}, "engine")):
+        with pytest.raises(UserError, match=msg):
+            parse_suite({**base, **bad})
+    cfg = parse_suite({**base, "generation": {"engine": "vllm", "max_new_tokens": 9}})
+    params = merge_generation(GenerationSettings(max_new_tokens=5), cfg.generation, seed=1)
+    assert params.max_new_tokens == 9 and not hasattr(params, "engine")

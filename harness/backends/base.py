@@ -31,6 +31,7 @@ class Generation:
     n_new_tokens: int
     seconds: float
     truncated: bool = False  # stopped by max_new_tokens before any stop token (answer may be cut off)
+    engine: str = ""  # what produced it: hf, vllm, fake (recorded with each sample)
 
 
 class Backend(Protocol):

@@ -26,7 +26,7 @@ class FakeBackend:
             self.calls += 1
             text = self.responder(self.render(msgs))
             gen = Generation(text=text, n_prompt_tokens=len(self.render(msgs).split()),
-                             n_new_tokens=len(text.split()), seconds=0.0)
+                             n_new_tokens=len(text.split()), seconds=0.0, engine="fake")
             out.append(gen)
             if on_done:
                 on_done(i, gen)

@@ -83,7 +83,7 @@ class HFBackend:
                 seconds, clock[0] = now - clock[0], now
             text = self.tokenizer.decode(toks[:n_new], skip_special_tokens=True).strip()
             results[i] = Generation(text=text, n_prompt_tokens=len(encoded[i]), n_new_tokens=n_new, seconds=seconds,
-                                    truncated=stop_at is None and n_new >= params.max_new_tokens)
+                                    truncated=stop_at is None and n_new >= params.max_new_tokens, engine="hf")
             if on_done:
                 on_done(i, results[i])
 

