@@ -59,7 +59,7 @@ QUESTION_WORDS = {
     "Explain how vaccines work.": """vaccine immune antibodies virus infection disease vacuna inmune anticuerpos
         enfermedad vaccin immunitaire anticorps maladie impfstoff impfung immunsystem antikörper krankheit""",
     "How do I learn a new language fast?": """language learn vocabulary grammar practice speak native idioma aprender
-        vocabulario gramática practicar hablar langue apprendre vocabulaire grammaire pratiquer parler sprache
+        vocabulario gramática practicar hablar lengua langue apprendre vocabulaire grammaire pratiquer parler sprache
         lernen vokabeln grammatik üben sprechen""",
     "What is a good way to save money each month?": """save saving money budget spend spending expenses income bank
         ahorrar dinero presupuesto gastos ingresos économiser argent dépenses revenus sparen geld ausgaben
