@@ -57,6 +57,15 @@ def test_good_hand_written_answers_score_high():
     spanish = ("TL;DR: empieza despacio. Corre y camina en intervalos de un minuto durante veinte minutos, tres veces "
                "por semana, y aumenta el tiempo de carrera poco a poco. Usa zapatillas cómodas y descansa bien.")
     assert task.score(spanish, running).score == 1.0
+    vaccines = _item("Explain how vaccines work.", "general", pc.language("french"), pc.no_exclamation())
+    french = ("Un vaccin montre au système immunitaire une partie inoffensive du virus. Le corps fabrique alors des "
+              "anticorps et garde la mémoire de la maladie, pour réagir vite en cas de vraie infection.")
+    sc = task.score(french, vaccines)
+    assert sc.score == 1.0 and sc.extra["honoured_vacuous"] == 1.0
+    laptop = _item("How do I pick a good laptop?", "general", pc.language("german"), pc.bullets())
+    german = ("- Achte auf einen schnellen Prozessor und mindestens 16 GB Speicher.\n"
+              "- Der Akku sollte einen ganzen Tag halten und der Bildschirm hell sein.")
+    assert task.score(german, laptop).score == 1.0
 
 
 def test_collapse_and_kitchen_tricks_do_not_pay():
