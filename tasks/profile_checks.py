@@ -118,7 +118,7 @@ KINDS = ("language", "length", "format", "diet", "units", "name", "tone", "struc
 
 
 # --- answered the question ----------------------------------------------------------------------------
-MIN_WORDS, MIN_NEW_WORDS, MIN_KEYWORDS = 8, 3, 2
+MIN_WORDS, MIN_NEW_WORDS, MIN_KEYWORDS = 8, 2, 2
 GENERIC = {"what", "which", "how", "should", "could", "would", "can", "do", "does", "did", "i", "me", "my", "a", "an",
            "for", "on", "at", "by", "as", "be", "or", "so", "if", "good", "best", "way", "make", "give", "get", "use",
            "some", "ideas", "suggest", "explain", "without", "your", "from", "more", "each", "whole", "day", "up",

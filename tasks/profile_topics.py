@@ -69,7 +69,8 @@ QUESTION_WORDS = {
     "How do I prepare for a job interview?": """interview job employer questions company prepare practice entrevista
         trabajo empresa preguntas entretien emploi entreprise vorstellungsgespräch bewerbung unternehmen fragen
         firma""",
-    "What makes a good presentation?": """presentation slides audience speak structure practice presentación
+    "What makes a good presentation?": """presentation slides audience speak structure practice clear concise engaging
+        story confident rehearse visuals presentación
         diapositivas público présentation diapositives präsentation folien publikum vortrag""",
     "How do solar panels produce electricity?": """solar panels electricity sun sunlight cells energy current silicon
         paneles electricidad energía células panneaux électricité soleil lumière énergie cellules solarzellen strom

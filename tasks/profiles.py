@@ -2,7 +2,7 @@
 
 Each item is a profile (2-3 stated preferences, at least one that an empty answer fails) plus a
 question. Every score depends on a judge-free answered-the-question check (profile_checks.answered):
-after removing any copy of the question, the answer must have >= 8 words, >= 3 content words the
+after removing any copy of the question, the answer must have >= 8 words, >= 2 content words the
 question lacks, and >= 2 distinct keywords of the question (its content words plus topic keywords in
 English, Spanish, French and German, tasks/profile_topics.py). Unanswered -> every check scores 0, so
 "", "ok", the question itself or fluent off-topic text score 0. `honoured` = share of the checks an
@@ -173,7 +173,7 @@ class Profiles(Task):
     family = "personalization"
     description = ("Generated user profiles with code-checkable preferences (language, length, format, diet, units, "
                    "name, tone, structure, budget); no judge. Every score needs a cheap answered-the-question check "
-                   "(>= 8 words beyond any copy of the question, >= 3 new content words, >= 2 keywords of the "
+                   "(>= 8 words beyond any copy of the question, >= 2 new content words, >= 2 keywords of the "
                    "question or its topic, in en/es/fr/de); honoured = share of the checks an empty answer fails; "
                    "honoured_vacuous = the checks an empty answer passes (diet, units, tone); answered and "
                    "response_words beside them")
