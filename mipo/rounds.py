@@ -177,9 +177,11 @@ def _check_changed(summary: dict, inp: RoundInputs, train_dir: Path, round_k: in
                 f"relative weight change {rel:.3g} over {summary['weight_elements_compared']} weights")
         return
     atomic_write_json(train_dir / "unchanged_weights.json", summary)
+    why = "; every step ran at learning rate 0 (the warm-up of a 1-step round): more pairs, or " \
+        "training.warmup_ratio: 0" if summary.get("max_learning_rate") == 0 else \
+        "; check training.learning_rate and training.weights_dtype"
     raise RunFailure(f"round {round_k} ({inp.header['method']}): training changed no weights "
-                     f"(relative_weight_change {rel}); see {train_dir}; check training.learning_rate and "
-                     "training.weights_dtype")
+                     f"(relative_weight_change {rel}, {summary.get('steps')} steps); see {train_dir}{why}")
 
 
 def _metrics(summary: dict, stats: dict) -> dict:

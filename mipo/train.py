@@ -151,6 +151,7 @@ def _finish(trainer, logger: StepLogger, out_dir: Path, lora: bool, policy: Poli
                "autocast_bf16": bool(trainer.args.bf16)}
     if not logger.nonfinite and trainer.is_world_process_zero():
         summary.update(weight_change(new_policy, policy, lora))
+    summary["max_learning_rate"] = max([float(s["learning_rate"]) for s in steps if "learning_rate" in s], default=0.0)
     for key in ("loss", "rewards/accuracies", "rewards/margins", "rewards/chosen", "rewards/rejected",
                 "logps/chosen", "logps/rejected"):
         vals = [float(s[key]) for s in steps if key in s]

@@ -31,7 +31,7 @@ tasks: {tasks}
 rounds: {rounds}
 generation: {{greedy: true, max_new_tokens: 8, batch_size: 1}}
 mipo: {{train_prompts_per_round: 4, diagnostics_prompts: 0, sampling: {{max_new_tokens: 8, greedy: true}}}}
-training: {{per_device_batch_size: 2, gradient_accumulation_steps: 1, max_length: 768}}
+training: {{per_device_batch_size: 2, gradient_accumulation_steps: 1, max_length: 768, warmup_ratio: 0.0}}
 {extra}
 """)
     return path

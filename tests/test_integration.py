@@ -16,7 +16,7 @@ tasks:
   - {id: profile_prefs, limit: 3}
 rounds: 1
 generation: {greedy: true, max_new_tokens: 40, batch_size: 3}
-mipo: {train_prompts_per_round: 9, diagnostics_prompts: 2, sampling: {max_new_tokens: 40}}
+mipo: {train_prompts_per_round: 3, diagnostics_prompts: 2, sampling: {max_new_tokens: 40}}
 training: {per_device_batch_size: 2, gradient_accumulation_steps: 1, max_length: 384}
 """
 
@@ -45,14 +45,18 @@ def test_micro_suite_on_smollm2(tmp_path):
     assert model["sha256"]["gguf"].startswith("b179c952")
     assert all(t["disjointness"]["ok"] for t in manifest["tasks"].values())
 
-    pairs = [json.loads(line) for line in (out / "models/smollm2-135m-instruct/mipo/round_1/pairs.jsonl").open()]
+    round_1 = out / "models/smollm2-135m-instruct/mipo/round_1"  # one lineage per task (training.scope: per_task)
+    pairs = [json.loads(line) for f in sorted(round_1.glob("lineages/*/pairs.jsonl")) for line in f.open()]
     assert pairs and {p["negative_strategy"] for p in pairs} == {"derangement", "context_drop"}
+    for task in ("gsm8k", "arc_challenge", "profile_prefs"):
+        assert {p["task"] for p in map(json.loads, (round_1 / "lineages" / task / "pairs.jsonl").open())} == {task}
+    change = df[df["metric"] == "relative_weight_change"]
+    assert sorted(change["trained_on"]) == ["arc_challenge", "gsm8k", "profile_prefs"] and (change["value"] > 0).all()
     for p in pairs:
         assert p["chosen"] != p["rejected"]
         own = p["rejected_from"] == p["prompt_id"]
         assert own if p["negative_strategy"] == "context_drop" else not own
-    steps = [json.loads(line) for line in
-             (out / "models/smollm2-135m-instruct/mipo/round_1/train/train_log.jsonl").open()]
+    steps = [json.loads(line) for line in (round_1 / "lineages/gsm8k/train/train_log.jsonl").open()]
     assert any("rewards/margins" in s for s in steps)
     assert (out / "report" / "report.md").exists()
     assert list((out / "report").glob("*.png"))

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
-KEYS = ["model", "family", "method", "round", "task", "metric", "kind", "partial"]
+KEYS = ["model", "family", "method", "round", "task", "metric", "kind", "partial", "trained_on"]
 VALUES = ["value", "ci_low", "ci_high", "n"]
 
 SUITE = """
@@ -28,14 +28,14 @@ tasks:
   - {{id: profile_prefs, limit: 3}}
 rounds: 1
 generation: {{greedy: true, max_new_tokens: 8, batch_size: 1}}
-mipo: {{train_prompts_per_round: 6, diagnostics_prompts: 2, sampling: {{max_new_tokens: 8, greedy: true}}}}
-training: {{per_device_batch_size: 2, gradient_accumulation_steps: 1, max_length: 256}}
+mipo: {{train_prompts_per_round: 4, diagnostics_prompts: 2, sampling: {{max_new_tokens: 8, temperature: 1.0, top_p: 1.0}}}}
+training: {{per_device_batch_size: 2, gradient_accumulation_steps: 1, max_length: 768, warmup_ratio: 0.0}}
 """
 
 # (phase, files whose appearance or change marks it, max extra delay as a fraction of the clean run's time)
 PHASES = [
     ("round-0 generation", "models/*/round_0/tasks/*/samples.jsonl", 0.12),
-    ("DPO training", "models/*/mipo/round_1/train/train_log.jsonl", 0.08),
+    ("DPO training", "models/*/mipo/round_1/lineages/*/train/train_log.jsonl", 0.08),  # one lineage per task
     ("round-1 evaluation", "models/*/mipo/round_1/tasks/*/samples.jsonl", 0.15),
     ("report", "report/*", 0.03),
 ]
@@ -125,13 +125,13 @@ def test_kill_nine_anywhere_then_resume_matches_clean_run(tmp_path, tiny_model_d
     for samples in killed.glob("models/**/samples.jsonl"):
         ids = _ids(samples, lambda r: r["id"])
         assert len(ids) == len(set(ids)) == 3, (samples, Counter(ids))
-    positives = next(killed.glob("models/*/mipo/round_1/positives.jsonl"))
-    keys = _ids(positives, lambda r: (r["task"], r["prompt_id"]))
-    assert len(keys) == len(set(keys)), Counter(keys)
+    for positives in killed.glob("models/*/mipo/round_1/lineages/*/positives.jsonl"):
+        keys = _ids(positives, lambda r: (r["task"], r["prompt_id"]))
+        assert len(keys) == len(set(keys)), Counter(keys)
     assert _outputs(killed) == _outputs(clean)
-    for name in ("pairs.jsonl",):
-        a = next(clean.glob(f"models/*/mipo/round_1/{name}")).read_text()
-        b = next(killed.glob(f"models/*/mipo/round_1/{name}")).read_text()
+    for task in ("gsm8k", "arc_challenge", "profile_prefs"):
+        a = next(clean.glob(f"models/*/mipo/round_1/lineages/{task}/pairs.jsonl")).read_text()
+        b = next(killed.glob(f"models/*/mipo/round_1/lineages/{task}/pairs.jsonl")).read_text()
         assert a == b
 
     ref = pd.read_csv(clean / "results.csv")

@@ -172,6 +172,9 @@ def test_paper_suite_dry_run_trains_per_task_on_whole_pools(monkeypatch, capsys,
                              monkeypatch, capsys)
     assert code == 0, err
     plan = json.loads(out)
+    from harness.config import load_suite
+
+    assert load_suite("suites/paper.yaml").mipo.train_prompts_per_round == "all"
     assert plan["training"]["scope"] == "per_task" and plan["training"]["mode"] == "full"
     assert plan["training"]["weights_dtype"] == "float32" and plan["training"]["learning_rate"] == 5e-7
     assert plan["training"]["lineages"] == {t: [t] for t in plan["tasks"]}
@@ -228,8 +231,8 @@ def test_accelerate_launcher_trains_a_round(tiny_model_dir, tmp_path):
     pairs.write_text("".join(json.dumps({"prompt_messages": [{"role": "user", "content": q}], "chosen": c,
                                          "rejected": r}) + "\n" for q, c, r in
                              [("What is 2 + 3?", "5", "pasta"), ("I am vegetarian.", "pasta", "#### 42")]))
-    cfg = TrainingConfig(per_device_batch_size=2, gradient_accumulation_steps=1, max_length=64,
-                         launcher="accelerate", accelerate_config="configs/accelerate_cpu.yaml")
+    cfg = TrainingConfig(per_device_batch_size=2, gradient_accumulation_steps=1, max_length=64, warmup_ratio=0.0,
+                         launcher="accelerate", accelerate_config="configs/accelerate_cpu.yaml")  # 1 step: no warm-up
     initial = Policy(base=str(tiny_model_dir))
     train_dir = tmp_path / "train"
     launch.write_request(train_dir, "mipo", initial, initial, pairs, cfg, "cpu", torch.float32, lora=True)
@@ -237,3 +240,14 @@ def test_accelerate_launcher_trains_a_round(tiny_model_dir, tmp_path):
     assert policy.adapter == str(train_dir / "checkpoint") and summary["steps"] == 1
     assert summary["relative_weight_change"] > 0 and summary["trained_dtype"] == "float32"
     assert summary["world_size"] == 1 and (train_dir / "train_log.jsonl").read_text()
+
+
+def test_results_csv_written_before_scopes_reads_as_joint(tmp_path):
+    from harness.results import COLUMNS, read_results
+
+    path = tmp_path / "results.csv"
+    rows = [["m", "llama", "prompting", 0, "gsm8k", "accuracy", 0.5, 0.4, 0.6, 10, "eval", False],
+            ["m", "llama", "mipo", 1, "gsm8k", "accuracy", 0.6, 0.5, 0.7, 10, "eval", False]]
+    pd.DataFrame(rows, columns=COLUMNS).to_csv(path, index=False)
+    df = read_results(path)
+    assert list(df["scope"]) == ["", "joint"] and list(df["trained_on"]) == ["", ""]

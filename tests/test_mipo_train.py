@@ -203,3 +203,20 @@ def test_lora_weight_change_is_the_change_of_the_merged_weights(tiny_model_dir, 
     norm = sum(float(b[k].double().pow(2).sum()) for k in adapted) ** 0.5
     assert summary["relative_weight_change"] == pytest.approx(diff / norm, rel=1e-3) and diff > 0
     assert summary["weight_tensors_compared"] == len(adapted) and "LoRA" in summary["weight_change_over"]
+
+
+def test_a_one_step_round_runs_at_warmup_lr_0_and_is_reported_as_unchanged(tiny_model_dir, tmp_path):
+    """HF warm-up starts at lr 0: a 1-step round changes nothing, and the round says why."""
+    from types import SimpleNamespace
+
+    from harness.errors import RunFailure
+    from mipo.rounds import _check_changed
+
+    initial = Policy(base=str(tiny_model_dir))
+    _, summary = train_dpo(initial, initial, PAIRS[:2], _cfg(mode="full", learning_rate=1e-3), tmp_path, "cpu",
+                           torch.float32, lora=False)
+    assert summary["steps"] == 1 and summary["relative_weight_change"] == 0.0 and summary["max_learning_rate"] == 0
+    inp = SimpleNamespace(header={"method": "mipo", "trained_on": "gsm8k"}, log=print)
+    with pytest.raises(RunFailure, match="training changed no weights.*learning rate 0"):
+        _check_changed(summary, inp, tmp_path, 1)
+    assert (tmp_path / "unchanged_weights.json").exists()

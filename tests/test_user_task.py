@@ -81,5 +81,5 @@ def test_user_task_in_a_suite_end_to_end(user_dir, tmp_path, tiny_model_dir):
     assert (main["n"] == 3).all()
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["tasks"]["word_sums"]["disjointness"]["ok"]
-    pairs = list((out / "models").glob("**/round_1/pairs.jsonl"))
+    pairs = list((out / "models").glob("**/round_1/**/pairs.jsonl"))  # round_1/lineages/word_sums/ (per_task)
     assert pairs and pairs[0].read_text().strip()
