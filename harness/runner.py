@@ -85,7 +85,7 @@ class SuiteRunner:
         self.console = console or Console(stderr=True)
         self.ui = RunUI(self.console, opts.verbosity)  # console lines, the live display and run.log
         self.device = resolve_device(opts.device or cfg.device)
-        self.engine = resolve_engine(cfg.generation_engine())  # vllm or hf; generation only (select.py)
+        self.engine = resolve_engine(cfg.generation_engine(), self.device)  # vllm or hf (select.py)
 
     def log(self, msg: str) -> None:
         self.ui.log(msg)
@@ -203,7 +203,7 @@ class SuiteRunner:
         lora = self._lora()
 
         def load(policy: Policy) -> Backend:
-            return load_backend(self.engine, policy.base, policy.adapter, self.device, dtype, name)
+            return load_backend(self.cfg.generation_engine(), policy.base, policy.adapter, self.device, dtype, name)
 
         base_header = {"model": name, "family": model.family}
         self._evaluate_round(load, initial, plans, {**base_header, "method": "prompting", "round": 0})

@@ -12,6 +12,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from tiny_model import build_tiny_model  # noqa: E402
 
+# engine: auto means hf in tests (set before any fixture, module-scoped ones included); the vLLM tests
+# ask for the engine by name
+os.environ.setdefault("MIPO_BENCH_ENGINE", "hf")
+
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
@@ -25,6 +29,5 @@ def _offline_env(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     monkeypatch.setenv("TOKENIZERS_PARALLELISM", "false")
-    monkeypatch.setenv("MIPO_BENCH_ENGINE", "hf")  # engine: auto means hf here; vLLM tests ask for it by name
     if not os.environ.get("MIPO_BENCH_CACHE"):
         monkeypatch.setenv("MIPO_BENCH_CACHE", str(Path.home() / ".cache" / "mipo-bench"))

