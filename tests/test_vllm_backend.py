@@ -234,7 +234,7 @@ def test_pool_restarts_for_another_model_and_releases(fake_vllm, tiny_model_dir,
 def test_on_cuda_a_returned_engine_sleeps_until_needed(fake_vllm, tiny_model_dir):
     b = _backend(tiny_model_dir, device="cuda")
     llm = FakeLLM.instances[-1]
-    assert llm.kw["enforce_eager"] is False and llm.kw["gpu_memory_utilization"] == 0.85
+    assert llm.kw["enforce_eager"] is False and llm.kw["gpu_memory_utilization"] == 0.85 and llm.kw["enable_sleep_mode"]
     b.close()
     assert llm.events == ["sleep1"]
     _backend(tiny_model_dir, device="cuda")

@@ -87,8 +87,9 @@ def start_engine(path: str, dtype, device: str, eager: bool | None = None, lora_
 
     kwargs = dict(model=path, tokenizer=path, dtype=_dtype_name(dtype), seed=0, max_model_len=_max_model_len(path),
                   enforce_eager=(device == "cpu") if eager is None else eager)
-    if device == "cuda":
-        kwargs["gpu_memory_utilization"] = float(os.environ.get("MIPO_BENCH_VLLM_GPU_UTIL", "0.85"))
+    if device == "cuda":  # sleep mode: the engine hands its GPU memory to training between generations
+        kwargs.update(gpu_memory_utilization=float(os.environ.get("MIPO_BENCH_VLLM_GPU_UTIL", "0.85")),
+                      enable_sleep_mode=True)
     if lora_rank:
         kwargs.update(enable_lora=True, max_lora_rank=lora_rank, max_loras=1)
     return LLM(**kwargs)
