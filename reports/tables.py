@@ -113,6 +113,12 @@ def family_table(gains: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def fmt_change(value, n) -> str:
+    """A relative weight change (often ~1e-6): three significant digits, and the number of weights compared."""
+    v, n = _num(value), _num(n)
+    return f"{v:.3g} (n={int(n)} weights)" if math.isfinite(v) and math.isfinite(n) else f"{v:.3g}"
+
+
 def diagnostics_table(df: pd.DataFrame) -> pd.DataFrame:
     """Training (task `_train`) and diagnostic metrics per run, model, method, round (mean [CI] (n))."""
     tr = df[(df["kind"] == "train") & df["metric"].isin(TRAIN_METRICS)]
@@ -121,8 +127,9 @@ def diagnostics_table(df: pd.DataFrame) -> pd.DataFrame:
     if both.empty:
         return pd.DataFrame()
     both = both.assign(col=[f"{t}:{m}" if t != "_train" else m for t, m in zip(both["task"], both["metric"])],
-                       cell=[fmt_ci(v, lo, hi, n) for v, lo, hi, n in
-                             zip(both["value"], both["ci_low"], both["ci_high"], both["n"])])
+                       cell=[fmt_change(v, n) if m == "relative_weight_change" else fmt_ci(v, lo, hi, n)
+                             for v, lo, hi, n, m in zip(both["value"], both["ci_low"], both["ci_high"], both["n"],
+                                                        both["metric"])])
     idx = ["run", "model", "method", "round"] + (["trained_on"] if "trained_on" in both.columns else [])
     wide = both.pivot_table(index=idx, columns="col", values="cell", aggfunc="first").fillna("")
     first = [m for m in TRAIN_METRICS if m in wide.columns]

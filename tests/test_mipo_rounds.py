@@ -251,3 +251,14 @@ def test_results_csv_written_before_scopes_reads_as_joint(tmp_path):
     pd.DataFrame(rows, columns=COLUMNS).to_csv(path, index=False)
     df = read_results(path)
     assert list(df["scope"]) == ["", "joint"] and list(df["trained_on"]) == ["", ""]
+
+
+def test_report_shows_each_lineages_weight_change_per_round(tiny_run):
+    from reports.load import load_results, open_runs
+    from reports.tables import diagnostics_table, fmt_change
+
+    assert fmt_change(8.889e-06, 134515008) == "8.89e-06 (n=134515008 weights)"
+    table = diagnostics_table(load_results(open_runs([tiny_run])))
+    trained = table[table["round"] >= 1]
+    assert len(trained) == 8 and set(trained["trained_on"]) == {"gsm8k", "profile_prefs"}
+    assert all(c.endswith("weights)") and float(c.split()[0]) > 0 for c in trained["relative_weight_change"])
