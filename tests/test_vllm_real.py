@@ -38,7 +38,7 @@ models: [smollm2-135m-instruct]
 tasks:
   - {id: gsm8k, limit: 8, options: {fewshot: 0}}
 rounds: 1
-generation: {engine: vllm, greedy: true, max_new_tokens: 160, batch_size: 8}  # answers end at different steps
+generation: {engine: vllm, greedy: true, max_new_tokens: 400, batch_size: 8}  # answers end hundreds of steps apart: room to kill mid-call
 mipo: {train_prompts_per_round: 4, diagnostics_prompts: 0, sampling: {max_new_tokens: 32}}
 training: {per_device_batch_size: 2, gradient_accumulation_steps: 1, max_length: 256}
 """
@@ -164,7 +164,7 @@ def test_run_killed_mid_generation_resumes(engine, tmp_path):
     from vllm import SamplingParams
 
     outs = engine.llm.generate([{"prompt_token_ids": x} for x in ids],
-                               SamplingParams(temperature=0.0, max_tokens=160, stop_token_ids=engine.stop_ids),
+                               SamplingParams(temperature=0.0, max_tokens=400, stop_token_ids=engine.stop_ids),
                                use_tqdm=False)
     assert [r["output"] for r in rows] == [o.outputs[0].text.strip() for o in outs]
     positives = [json.loads(line) for line in (model / "mipo/round_1/lineages/gsm8k/positives.jsonl").open()]

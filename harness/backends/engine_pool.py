@@ -146,7 +146,28 @@ def release() -> None:
     llm, _live = _live.llm, None
     shutdown(llm)
     del llm
+    drop_import_tracebacks()
     gc.collect()
+
+
+def drop_import_tracebacks() -> int:
+    """Forget the tracebacks of import errors vLLM keeps in module globals; returns how many.
+
+    vllm.multimodal.media.audio keeps the ImportError of the torchcodec we uninstall; its traceback holds
+    the frames of whatever first imported vLLM, and through them the engine that frame held, so the
+    engine's memory would outlive release().
+    """
+    import sys
+
+    dropped = 0
+    for name, module in list(sys.modules.items()):
+        if not name.startswith("vllm") or module is None:
+            continue
+        for value in list(vars(module).values()):
+            if isinstance(value, BaseException) and value.__traceback__ is not None:
+                value.__traceback__ = None
+                dropped += 1
+    return dropped
 
 
 def shutdown(llm) -> None:
