@@ -127,10 +127,20 @@ def report(
     typer.echo(f"report: {md}")
 
 
+def _refuse_empty_paths(argv: list[str]) -> None:
+    """`--out ""` would be read as the current folder (Path("") is "."): refuse it by name."""
+    for i, arg in enumerate(argv):
+        name, eq, value = arg.partition("=")
+        if name in OUT_NAMES + ("--include", "--predictions") and \
+                ((eq and not value.strip()) or (not eq and i + 1 < len(argv) and not argv[i + 1].strip())):
+            raise UserError(f"{name} is empty; give a path")
+
+
 def main() -> None:
     """Console entry point: one-line errors and the documented exit codes."""
     err = Console(stderr=True)
     try:
+        _refuse_empty_paths(sys.argv[1:])
         app(standalone_mode=False)
     except UserError as e:
         err.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)

@@ -47,6 +47,15 @@ class ModelSpec(Strict):
     revision: str | None = None  # hub weights: a branch, tag or commit (recorded in the manifest)
 
 
+def _pair_budget(v: Any) -> Any:
+    """A round's train prompts per task: 'all' or a number >= 2."""
+    if v == "all":
+        return v
+    if isinstance(v, bool) or not isinstance(v, int) or v < 2:
+        raise ValueError(f"must be 'all' or a number of prompts per task >= 2, got {v!r}")
+    return v
+
+
 class TaskSpec(Strict):
     """A task in a suite, with optional overrides."""
 
@@ -58,6 +67,12 @@ class TaskSpec(Strict):
     generation: GenerationConfig | None = None
     # hub datasets of the task: one branch/tag/commit for all, or {dataset path: revision}
     revision: str | dict[str, str] | None = None
+    train_prompts_per_round: int | Literal["all"] | None = None  # this task's pair budget (else mipo's)
+
+    @field_validator("train_prompts_per_round", mode="before")
+    @classmethod
+    def _budget(cls, v: Any) -> Any:
+        return v if v is None else _pair_budget(v)
 
 
 class TrainingConfig(Strict):
@@ -69,12 +84,12 @@ class TrainingConfig(Strict):
     adam_beta1: float = 0.9
     adam_beta2: float = 0.95
     weight_decay: float = 0.0
-    lr_scheduler_type: str = "cosine"
+    lr_scheduler_type: str = "cosine_with_min_lr"  # the authors': cosine to a floor of 0.1x the peak
     warmup_ratio: float = Field(default=0.03, ge=0, le=1)
     per_device_batch_size: int = Field(default=1, gt=0)
     gradient_accumulation_steps: int = Field(default=4, gt=0)
     epochs: float = Field(default=1.0, gt=0)
-    max_length: int = Field(default=1024, gt=0)
+    max_length: int = Field(default=2048, gt=0)  # prompt + response; the 8-shot GSM8K prompt alone is ~900 tokens
     lora_r: int = Field(default=16, gt=0)
     lora_alpha: int = Field(default=32, gt=0)
     lora_dropout: float = Field(default=0.0, ge=0, lt=1)
@@ -87,6 +102,9 @@ class TrainingConfig(Strict):
     scope: Literal["per_task", "joint"] = "per_task"
     transfer: bool = False  # per_task: also evaluate each task's policy on every other task
     report_to: list[str] = Field(default_factory=list)
+    # further DPOConfig / SFTConfig fields, passed through (checked against TRL's config; the settings above win)
+    dpo_args: dict[str, Any] = Field(default_factory=dict)
+    sft_args: dict[str, Any] = Field(default_factory=dict)
     seed: int = 42
     launcher: Literal["inprocess", "accelerate"] = "inprocess"  # accelerate: multi-GPU via `accelerate launch`
     accelerate_config: str = "configs/accelerate_zero2.yaml"
@@ -103,11 +121,7 @@ class MipoConfig(Strict):
     @field_validator("train_prompts_per_round", mode="before")
     @classmethod
     def _budget(cls, v: Any) -> Any:
-        if v == "all":
-            return v
-        if isinstance(v, bool) or not isinstance(v, int) or v < 2:
-            raise ValueError(f"must be 'all' or a number of prompts per task >= 2, got {v!r}")
-        return v
+        return _pair_budget(v)
 
 
 class JudgeConfig(Strict):

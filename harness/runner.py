@@ -27,7 +27,7 @@ from harness.progress import RunUI
 from harness.rundir import RunDir, RunLock, atomic_write_json, clean_stale_tmp
 from mipo import diagnostics
 from mipo.precision import precision_problem
-from mipo.rounds import RoundInputs, lineage_dir, lineages, prompts_per_task, run_round
+from mipo.rounds import RoundInputs, lineage_dir, lineages, prompts_per_task, run_relative_policy, run_round
 from mipo.train import Policy
 from tasks.loader import hub_status
 from tasks.loader import summary as data_summary
@@ -145,11 +145,16 @@ class SuiteRunner:
                 "learning_rate": default_learning_rate(t, lora), "launcher": t.launcher}
 
     def _check_training(self) -> None:
-        """Refuse, before any work, a training setup that would update bf16/fp16 weights with a plain optimizer."""
+        """Refuse, before any work, bf16/fp16 weights under a plain optimizer and unknown TRL pass-through fields."""
         trains = self.cfg.rounds > 0 and any(m != "prompting" for m in self.cfg.methods)
         problem = precision_problem(self.cfg.training, self._lora()) if trains else None
         if problem:
             raise UserError(problem)
+        if trains and (self.cfg.training.dpo_args or self.cfg.training.sft_args):
+            from mipo.train import trl_args
+
+            trl_args(self.cfg.training, "dpo")
+            trl_args(self.cfg.training, "sft")
 
     def _check_folder(self) -> dict[str, str]:
         """The run folder's path and the folder of each model and task, checked before any work."""
@@ -217,7 +222,8 @@ class SuiteRunner:
             lineage[method] = {}
             for lname, group in lineages(plans, self.cfg.training.scope):
                 inp = RoundInputs(cfg=self.cfg, plans=group, header={**base_header, "method": method},
-                                  device=self.device, dtype=dtype, lora=lora, load_backend=load, log=self.log)
+                                  device=self.device, dtype=dtype, lora=lora, load_backend=load, log=self.log,
+                                  run_root=self.run.root)
                 lineage[method][lname] = []
                 self._run_lineage(inp, initial, lname, lineage[method][lname], plans, save_manifest)
 
@@ -234,7 +240,8 @@ class SuiteRunner:
             previous = policy
             policy = run_round(policy, initial, inp, folder, k)
             self.ui.step_done(f"{inp.header['model']} {inp.header['method']} {lname} round {k} trained")
-            chain.append({"round": k, "policy": policy.to_dict(), "parent": previous.to_dict(), "scope": scope,
+            chain.append({"round": k, "policy": run_relative_policy(policy, self.run.root),
+                          "parent": run_relative_policy(previous, self.run.root), "scope": scope,
                           "trained_on": [p.task.id for p in inp.plans], "reference": self.cfg.training.reference,
                           "folder": str(folder.relative_to(self.run.root))})
             save_manifest()

@@ -16,6 +16,7 @@ on the next run.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,8 @@ from harness.config import SuiteConfig
 from harness.errors import RunFailure
 from harness.plan import TaskPlan, round_prompts
 from harness.provenance import round_check
-from harness.rundir import append_jsonl, atomic_write_json, read_jsonl, write_jsonl
+from harness.rundir import (append_jsonl, atomic_write_json, from_run_relative, read_jsonl, run_relative,
+                            sealed_problem, write_jsonl)
 from mipo.pairs import NEGATIVE_SEED_OFFSET, build_pairs, check_provenance
 from mipo.train import Policy, train_dpo, train_sft
 
@@ -42,6 +44,7 @@ class RoundInputs:
     lora: bool
     load_backend: Callable[[Policy], Backend]
     log: Callable[[str], None] = print
+    run_root: Path | None = None  # checkpoint paths are stored relative to it (a moved run folder resumes)
 
 
 def lineages(plans: list[TaskPlan], scope: str) -> list[tuple[str, list[TaskPlan]]]:
@@ -55,18 +58,44 @@ def lineage_dir(round_dir: Path, scope: str, lineage: str) -> Path:
 
 
 def prompts_per_task(cfg: SuiteConfig, plan: TaskPlan) -> int:
-    """The round's train prompts for one task: `mipo.train_prompts_per_round` (per task) or its whole pool."""
-    n = cfg.mipo.train_prompts_per_round
+    """The round's train prompts for one task: the task's own budget, else `mipo.train_prompts_per_round`
+    (per task), capped by (or, for 'all', equal to) its train pool."""
+    n = plan.spec.train_prompts_per_round or cfg.mipo.train_prompts_per_round
     return len(plan.train_pool) if n == "all" else min(n, len(plan.train_pool))
 
 
-def finished_policy(round_dir: Path) -> Policy | None:
-    """The policy a finished round produced, or None if the round has not finished."""
+def finished_policy(round_dir: Path, run_root: Path | None = None) -> Policy | None:
+    """The policy a finished round produced (its checkpoint verified), or None if the round has not finished.
+
+    A checkpoint that is missing or no longer matches the sha256 recorded when it was written is a
+    RunFailure: evaluating it would mix its results with the round's recorded ones.
+    """
     path = round_dir / "train_summary.json"
     if not path.exists():
         return None
-    pol = json.loads(path.read_text())["policy"]
-    return Policy(base=pol["base"], adapter=pol.get("adapter"))
+    summary = json.loads(path.read_text())
+    pol = summary["policy"]
+    root = run_root or round_dir
+    policy = Policy(base=from_run_relative(pol["base"], root), adapter=from_run_relative(pol.get("adapter"), root))
+    if summary.get("nonfinite_loss"):
+        return policy  # the round kept its parent's checkpoint
+    ckpt = policy.adapter or policy.base
+    recorded = summary.get("checkpoint_sha256")
+    problem = sealed_problem(ckpt, recorded) if recorded else (None if Path(ckpt).is_dir() else f"{ckpt} is missing")
+    if problem:
+        def short(text: str) -> str:  # paths inside the run, relative to it
+            return text.replace(f"{os.path.abspath(root)}{os.sep}", "")
+
+        raise RunFailure(f"the finished round's checkpoint cannot be used ({short(problem)}); "
+                         f"delete {short(os.path.abspath(path))} to train the round again")
+    return policy
+
+
+def run_relative_policy(policy: Policy, run_root: Path | None) -> dict:
+    """The policy's paths as train_summary.json keeps them: relative to the run root where inside it."""
+    if run_root is None:
+        return policy.to_dict()
+    return {"base": run_relative(policy.base, run_root), "adapter": run_relative(policy.adapter, run_root)}
 
 
 def round_sampling(plan: TaskPlan, round_k: int):
@@ -137,7 +166,7 @@ def build_round_pairs(policy: Policy, inp: RoundInputs, round_dir: Path, round_k
 
 def run_round(policy: Policy, initial: Policy, inp: RoundInputs, round_dir: Path, round_k: int) -> Policy:
     """Run round k for one method and return the policy it produced (resumes a finished round)."""
-    done = finished_policy(round_dir)
+    done = finished_policy(round_dir, inp.run_root)
     if done is not None:
         inp.log(f"round {round_k} ({inp.header['method']}): already trained, reusing its checkpoint")
         return done
@@ -165,6 +194,7 @@ def run_round(policy: Policy, initial: Policy, inp: RoundInputs, round_dir: Path
     metrics = _metrics(summary, stats)
     atomic_write_json(round_dir / "train_summary.json", {
         **inp.header, "kind": "train", "task": "_train", "metrics": metrics, "pairs_stats": stats, **summary,
+        "policy": run_relative_policy(new_policy, inp.run_root),
     })
     return new_policy
 

@@ -4,9 +4,9 @@ The trained weights are fp32 on every device (bf16 only as autocast; see mipo/pr
 are saved in fp32, and every round records how far it moved the weights (mipo/weight_change.py).
 
 The policy is (base model folder, optional LoRA adapter). LoRA rounds keep training one adapter
-over the initial model, so "reference = initial" is the adapter switched off and
-"reference = previous" is a frozen copy of the adapter at the start of the round. Full
-fine-tuning saves a whole checkpoint per round and loads the reference explicitly.
+over the initial model. The reference goes through TRL's public route (see `_reference_model`): the
+adapter switched off or TRL's frozen "ref" copy of the adapter where that is the reference asked for,
+an explicit `ref_model` otherwise. Full fine-tuning saves a whole checkpoint per round.
 """
 
 from __future__ import annotations
@@ -19,10 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from transformers import TrainerCallback
+from transformers import PrinterCallback, TrainerCallback
 
 from harness.config import TrainingConfig
 from harness.devices import cpu_has_fast_bf16
+from harness.progress_hooks import trainer_callback
+from harness.rundir import seal_folder
 from mipo.precision import check_trainable, weights_dtype
 from mipo.weight_change import full_change, lora_change
 
@@ -84,6 +86,13 @@ def default_learning_rate(cfg: TrainingConfig, lora: bool) -> float:
     return 2e-4 if lora else 5e-7
 
 
+def run_name(out_dir: Path) -> str:
+    """The tracker run name of a round's training: model/method/round_k[/task], from its folder in the run."""
+    parts = list(out_dir.parts)
+    inside = parts[len(parts) - parts[::-1].index("models"):] if "models" in parts else parts[-4:]
+    return "/".join(p for p in inside if p not in ("lineages", "train"))
+
+
 def _common_args(cfg: TrainingConfig, out_dir: Path, device: str, lora: bool) -> dict:
     bf16 = cfg.bf16 if cfg.bf16 is not None else (device == "cuda" or cpu_has_fast_bf16())
     return dict(
@@ -93,6 +102,7 @@ def _common_args(cfg: TrainingConfig, out_dir: Path, device: str, lora: bool) ->
         per_device_train_batch_size=cfg.per_device_batch_size,
         gradient_accumulation_steps=cfg.gradient_accumulation_steps, num_train_epochs=cfg.epochs,
         max_length=cfg.max_length, logging_steps=1, save_strategy="no", report_to=cfg.report_to or "none",
+        run_name=run_name(out_dir),
         bf16=bf16, use_cpu=device == "cpu", gradient_checkpointing=device == "cuda" and not lora,
         seed=cfg.seed, data_seed=cfg.seed, disable_tqdm=True, dataloader_num_workers=0,
         logging_nan_inf_filter=False,  # else a NaN/inf loss is logged as the previous mean and goes unnoticed
@@ -130,6 +140,7 @@ def _finish(trainer, logger: StepLogger, out_dir: Path, lora: bool, policy: Poli
             started: float, extra: dict) -> tuple[Policy, dict]:
     """Save the new checkpoint (unless the loss went non-finite), measure its weight change, summarise the logs."""
     steps = [json.loads(line) for line in logger.path.read_text().splitlines() if line.strip()]
+    sealed: dict[str, str] = {}
     ckpt = out_dir / "checkpoint"
     tmp = out_dir / "checkpoint.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -142,13 +153,14 @@ def _finish(trainer, logger: StepLogger, out_dir: Path, lora: bool, policy: Poli
                 tokenizer.save_pretrained(str(tmp))
             shutil.rmtree(ckpt, ignore_errors=True)
             tmp.rename(ckpt)
+            sealed = seal_folder(ckpt)  # fsynced, hashed: a resume verifies the checkpoint against these
         trainer.accelerator.wait_for_everyone()
         new_policy = Policy(base=policy.base, adapter=str(ckpt)) if lora else Policy(base=str(ckpt))
     summary = {"steps": len([s for s in steps if "loss" in s]), "seconds": round(time.perf_counter() - started, 2),
                "nonfinite_loss": logger.nonfinite, "policy": new_policy.to_dict(), **extra,
                "trained_dtype": "/".join(sorted({str(p.dtype).removeprefix("torch.") for p in
                                                  trainer.model.parameters() if p.requires_grad})),
-               "autocast_bf16": bool(trainer.args.bf16)}
+               "autocast_bf16": bool(trainer.args.bf16), "checkpoint_sha256": sealed}
     if not logger.nonfinite and trainer.is_world_process_zero():
         summary.update(weight_change(new_policy, policy, lora))
     summary["max_learning_rate"] = max([float(s["learning_rate"]) for s in steps if "learning_rate" in s], default=0.0)
@@ -182,36 +194,60 @@ def _free(*objs) -> None:
         torch.cuda.empty_cache()
 
 
-def _dpo_trainer_class():
-    """DPOTrainer that can drop TRL's frozen "ref" adapter copy, so the LoRA reference is the initial model.
+def _reference_model(policy: Policy, initial: Policy, cfg: TrainingConfig, device: str, lora: bool):
+    """The `ref_model` handed to TRL's DPOTrainer, or None where TRL's own reference is the right one.
 
-    The drop happens before reference log-probs are precomputed (inside DPOTrainer.__init__) and again
-    after init, so both the precomputed and the on-the-fly reference use the adapter switched off.
+    TRL's public behaviour covers the rest: with a `peft_config` (round 1 of LoRA) the reference is the
+    adapter switched off (= the initial model); with a trained adapter and no `ref_model`, TRL freezes a
+    copy of it as the "ref" adapter (= the previous policy). LoRA with reference=initial in a later round,
+    and full fine-tuning, get the reference model loaded here.
     """
-    from trl import DPOTrainer
+    from transformers import AutoModelForCausalLM
 
-    class MipoDPOTrainer(DPOTrainer):
-        drop_ref_adapter = False
+    if lora:
+        if not (policy.adapter and cfg.reference == "initial"):
+            return None
+        ref_path = initial.base
+    else:
+        ref_path = initial.base if cfg.reference == "initial" else policy.base
+        if cfg.precompute_ref_log_probs and cfg.reference == "previous":
+            return None  # TRL precomputes with the policy itself before the first step
+    return _place(AutoModelForCausalLM.from_pretrained(ref_path, dtype=weights_dtype(cfg)), device)
 
-        def _drop_ref(self) -> None:
-            model = self.accelerator.unwrap_model(self.model)
-            if self.drop_ref_adapter and "ref" in getattr(model, "peft_config", {}):
-                model.delete_adapter("ref")
-                model.set_adapter("default")
 
-        def _precompute_ref_logps(self, dataset, name, batch_size):
-            self._drop_ref()
-            return super()._precompute_ref_logps(dataset, name, batch_size)
+def trl_args(cfg: TrainingConfig, kind: str) -> dict:
+    """`training.dpo_args` / `training.sft_args`: further TRL config fields; unknown or owned-here keys are refused."""
+    import dataclasses
+    import difflib
 
-    return MipoDPOTrainer
+    from harness.errors import UserError
+
+    extra = cfg.dpo_args if kind == "dpo" else cfg.sft_args
+    if not extra:
+        return {}
+    if kind == "dpo":
+        from trl import DPOConfig as config_cls
+    else:
+        from trl import SFTConfig as config_cls
+    known = {f.name for f in dataclasses.fields(config_cls)}
+    owned = set(_common_args(cfg, Path("."), "cpu", False)) | {"beta", "loss_type", "precompute_ref_log_probs"}
+    for key in extra:
+        if key not in known:
+            close = difflib.get_close_matches(key, sorted(known), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise UserError(f"training.{kind}_args: '{key}' is not a field of TRL's {config_cls.__name__}{hint}")
+        if key in owned:
+            raise UserError(f"training.{kind}_args: '{key}' is set from the training section; set it there "
+                            "(docs/fidelity.md)")
+    return dict(extra)
 
 
 def build_dpo_trainer(policy: Policy, initial: Policy, pairs: list[dict], cfg: TrainingConfig, out_dir: Path,
                       device: str, dtype, lora: bool):
     """The configured DPO trainer (sigmoid loss, reference per `cfg.reference`) and its step logger."""
     from datasets import Dataset
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-    from trl import DPOConfig
+    from transformers import AutoTokenizer
+    from trl import DPOConfig, DPOTrainer
 
     tokenizer = AutoTokenizer.from_pretrained(policy.base)
     if tokenizer.pad_token is None:
@@ -222,19 +258,13 @@ def build_dpo_trainer(policy: Policy, initial: Policy, pairs: list[dict], cfg: T
         "rejected": [{"role": "assistant", "content": p["rejected"]}],
     } for p in pairs])
     model, peft_config = _load_trainable(policy, device, lora, cfg)
-    ref_model = None
-    if not lora:
-        ref_path = initial.base if cfg.reference == "initial" else policy.base
-        if not (cfg.precompute_ref_log_probs and cfg.reference == "previous"):
-            ref_model = _place(AutoModelForCausalLM.from_pretrained(ref_path, dtype=weights_dtype(cfg)), device)
+    ref_model = _reference_model(policy, initial, cfg, device, lora)
     args = DPOConfig(beta=cfg.beta, loss_type=["sigmoid"], precompute_ref_log_probs=cfg.precompute_ref_log_probs,
-                     **_common_args(cfg, out_dir, device, lora))
+                     **_common_args(cfg, out_dir, device, lora), **trl_args(cfg, "dpo"))
     logger = StepLogger(out_dir / "train_log.jsonl")
-    cls = _dpo_trainer_class()
-    cls.drop_ref_adapter = bool(lora and policy.adapter and cfg.reference == "initial")
-    trainer = cls(model=model, ref_model=ref_model, args=args, train_dataset=data, processing_class=tokenizer,
-                  peft_config=peft_config, callbacks=[logger])
-    trainer._drop_ref()
+    trainer = DPOTrainer(model=model, ref_model=ref_model, args=args, train_dataset=data, processing_class=tokenizer,
+                         peft_config=peft_config, callbacks=[logger, trainer_callback("DPO training")])
+    trainer.remove_callback(PrinterCallback)  # the run's display shows the logs (and run.log keeps them)
     _check_ready(trainer, len(pairs), cfg)
     return trainer, logger
 
@@ -281,10 +311,11 @@ def train_sft(policy: Policy, pairs: list[dict], cfg: TrainingConfig, out_dir: P
         "prompt": p["prompt_messages"], "completion": [{"role": "assistant", "content": p["chosen"]}],
     } for p in pairs])
     model, peft_config = _load_trainable(policy, device, lora, cfg)
-    args = SFTConfig(**_common_args(cfg, out_dir, device, lora))
+    args = SFTConfig(**_common_args(cfg, out_dir, device, lora), **trl_args(cfg, "sft"))
     logger = StepLogger(out_dir / "train_log.jsonl")
     trainer = SFTTrainer(model=model, args=args, train_dataset=data, processing_class=tokenizer,
-                         peft_config=peft_config, callbacks=[logger])
+                         peft_config=peft_config, callbacks=[logger, trainer_callback("SFT training")])
+    trainer.remove_callback(PrinterCallback)
     _check_ready(trainer, len(pairs), cfg)
     trainer.train()
     result = _finish(trainer, logger, out_dir, lora, policy, tokenizer, started,

