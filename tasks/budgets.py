@@ -8,7 +8,26 @@ A truncated output stopped at `max_new_tokens` without a stop token.
 
 from __future__ import annotations
 
-MEASURED: dict[str, dict[str, str]] = {}
+MEASURED: dict[str, dict[str, str]] = {  # 2026-11-29, vLLM engine, bf16 on an AVX-512-BF16 CPU
+    "gsm8k": {
+        "qwen2.5-coder-0.5b-instruct":
+            "0/40 truncated (0.0 %) at 512 new tokens, T 0.1, top-p 0.9, the authors' 8-shot prompt",
+        "smollm2-135m-instruct":
+            "35/40 truncated (87.5 %) at 512 new tokens, T 0.1, top-p 0.9, the authors' 8-shot prompt",
+    },
+    "arc_challenge": {
+        "qwen2.5-coder-0.5b-instruct":
+            "0/40 truncated (0.0 %) at 1024 new tokens, T 1.0, top-p 0.9",
+        "smollm2-135m-instruct":
+            "1/40 truncated (2.5 %) at 1024 new tokens, T 1.0, top-p 0.9",
+    },
+    "profile_prefs": {
+        "qwen2.5-coder-0.5b-instruct":
+            "11/40 truncated (27.5 %) at 256 new tokens, T 0.1, top-p 0.9",
+        "smollm2-135m-instruct":
+            "16/40 truncated (40.0 %) at 256 new tokens, T 0.1, top-p 0.9",
+    },
+}
 NOT_MEASURED = "not measured on the built-in models (suites/measure_budgets.yaml measures it)"
 
 
