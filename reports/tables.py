@@ -9,7 +9,7 @@ import pandas as pd
 MAIN_METRICS = ("accuracy", "honoured")
 TRAIN_METRICS = ("relative_weight_change", "loss", "rewards_margins", "rewards_accuracies")
 DIAG_METRICS = ("pmi", "response_words", "distinct_2")
-SIDE_METRICS = ("no_answer_rate", "truncated_rate", "chance")  # validity figures, never a main metric
+SIDE_METRICS = ("no_answer_rate", "truncated_rate", "repeating_rate", "chance")  # validity figures, never a main metric
 Z = 1.959964
 
 

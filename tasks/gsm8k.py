@@ -61,7 +61,6 @@ def lmeval_target(answer: str, short: str) -> str:
     return answer.removesuffix(f"So the answer is {short}.") + f"The final answer is {short}"
 
 
-# Measured share of outputs cut by max_new_tokens at the default budgets (filled from measurement).
 class Gsm8kOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
     prompt: Literal["authors", "lm-eval"] = "authors"

@@ -179,7 +179,9 @@ class Profiles(Task):
                    "response_words beside them")
     default_negative = "context_drop"
     default_limit = 200
-    generation = GenerationSettings(max_new_tokens=256, temperature=0.1, top_p=0.9, greedy=False)
+    # 512 new tokens, as the authors' personalization scripts (prism.py:164-170, ca.py:42-48): at 256, 4 of
+    # 40 Qwen answers that were not looping were cut short (tasks/budgets.py)
+    generation = GenerationSettings(max_new_tokens=512, temperature=0.1, top_p=0.9, greedy=False)
     train_generation = GenerationSettings(max_new_tokens=512, temperature=0.1, top_p=0.9, greedy=False)
     metric = "honoured"
     extra_metrics = ("honoured_vacuous", "answered", "response_words")

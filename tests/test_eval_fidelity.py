@@ -147,3 +147,20 @@ def test_validity_fields_and_summary():
     assert m["no_answer_rate"]["value"] == 0.5 and m["truncated_rate"]["value"] == 0.25
     assert m["chance"]["value"] == 0.25 and m["response_tokens"]["value"] == 16.0
     assert all(m[k]["ci_low"] <= m[k]["value"] <= m[k]["ci_high"] for k in ("no_answer_rate", "truncated_rate"))
+
+
+def test_looping_outputs_are_told_apart_from_answers_cut_short():
+    task = ArcChallenge()
+    item = Item(id="0", question="q?", choices=("x", "y", "z", "w"), target="A")
+    loop = "Here is what to pack:\n" + "- A swimsuit\n" * 80
+    prose = ("The moon's gravity pulls on the oceans, raising a bulge of water on the side facing it and another on "
+             "the far side, where the Earth is pulled away from the water. As the planet turns, a coast passes under "
+             "both bulges each day, so most places see two high tides roughly twelve hours and twenty-five minutes "
+             "apart. The sun adds a smaller pull: when it lines up with the moon at new and full moon the tides are "
+             "larger (spring tides), and at the quarter moons they partly cancel (neap tides). Local coastlines, "
+             "basin shapes and resonance change the timing and the range a great deal, which is why the Bay of Fundy "
+             "sees a range of more than fifteen metres")
+    rows = [sample_row(task, item, "p", _gen(t, True, 512)) for t in (loop, prose, "The answer is: A")]
+    assert [r["repeating"] for r in rows] == [True, False, False]  # a short answer is never called a loop
+    m = summarize(task, rows)
+    assert m["repeating_rate"]["value"] == 1 / 3 and m["repeating_rate"]["n"] == 3
