@@ -16,7 +16,6 @@ on the next run.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,12 +81,10 @@ def finished_policy(round_dir: Path, run_root: Path | None = None) -> Policy | N
     ckpt = policy.adapter or policy.base
     recorded = summary.get("checkpoint_sha256")
     problem = sealed_problem(ckpt, recorded) if recorded else (None if Path(ckpt).is_dir() else f"{ckpt} is missing")
-    if problem:
-        def short(text: str) -> str:  # paths inside the run, relative to it
-            return text.replace(f"{os.path.abspath(root)}{os.sep}", "")
-
-        raise RunFailure(f"the finished round's checkpoint cannot be used ({short(problem)}); "
-                         f"delete {short(os.path.abspath(path))} to train the round again")
+    if problem:  # paths inside the run, relative to it
+        problem = problem.replace(str(Path(ckpt)), run_relative(ckpt, root))
+        raise RunFailure(f"the finished round's checkpoint cannot be used ({problem}); "
+                         f"delete {run_relative(path, root)} to train the round again")
     return policy
 
 
