@@ -152,3 +152,18 @@ def test_sampler_filtering_equals_hf_warpers():
         kept = ~torch.isinf(ref)
         assert torch.allclose(ours[kept], ref[kept])
         assert kept.sum(-1).min() >= 1
+
+
+def test_loglik_batches_keep_logits_under_budget():
+    """Long continuations get batches of their own: 8 rows of 1,025 kept positions on a 152k vocabulary
+    would hold 5 GB of fp32 logits (the OOM of a 1.5B model's PMI diagnostic on 24 GB)."""
+    from harness.backends.hf import LOGITS_BUDGET_BYTES, logit_batches
+
+    vocab = 151_936
+    keep = [1025] * 4 + [40] * 20
+    batches = logit_batches(list(range(24)), keep, batch_size=8, vocab=vocab)
+    assert sorted(i for b in batches for i in b) == list(range(24))
+    assert [len(b) for b in batches[:4]] == [1, 1, 1, 1]
+    assert all(len(b) <= 8 for b in batches)
+    assert all(len(b) * max(keep[i] for i in b) * vocab * 4 <= LOGITS_BUDGET_BYTES for b in batches)
+    assert logit_batches(list(range(5)), [3] * 5, batch_size=8, vocab=100) == [[0, 1, 2, 3, 4]]
