@@ -24,8 +24,8 @@ from pathlib import Path
 from harness.backends.base import Backend
 from harness.config import SuiteConfig
 from harness.errors import RunFailure
-from harness.plan import TaskPlan, round_prompts
-from harness.provenance import round_check
+from harness.evaluation.plan import TaskPlan, round_prompts
+from harness.evaluation.provenance import round_check
 from harness.rundir import (append_jsonl, atomic_write_json, from_run_relative, read_jsonl, run_relative,
                             sealed_problem, write_jsonl)
 from mipo.pairs import NEGATIVE_SEED_OFFSET, build_pairs, check_provenance

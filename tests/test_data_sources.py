@@ -15,9 +15,9 @@ import pytest
 from harness import __version__
 from harness.config import SuiteConfig, TaskSpec
 from harness.errors import RunFailure, UserError
-from harness.manifest import check_resume, read_manifest, write_manifest
-from harness.plan import link_eval_prompts, plan_task
-from harness.provenance import EvalPrompts, check_round_prompts, code_version
+from harness.run.manifest import check_resume, read_manifest, write_manifest
+from harness.evaluation.plan import link_eval_prompts, plan_task
+from harness.evaluation.provenance import EvalPrompts, check_round_prompts, code_version
 from harness.rundir import RunDir
 from reliability_helpers import run_cli, tiny_suite
 from tasks import loader
@@ -167,7 +167,7 @@ def test_gsm8k_online_and_offline_record_their_split_rules(monkeypatch):
 @pytest.fixture
 def light_versions(monkeypatch):
     """manifest.versions() imports trl and peft (seconds); these tests need only the harness version."""
-    monkeypatch.setattr("harness.manifest.versions", lambda: {"mipo_bench": __version__})
+    monkeypatch.setattr("harness.run.manifest.versions", lambda: {"mipo_bench": __version__})
 
 
 def _cfg(**over) -> SuiteConfig:

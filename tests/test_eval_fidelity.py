@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from harness.backends.base import Generation
-from harness.evaluate import sample_row, summarize
+from harness.evaluation.evaluate import sample_row, summarize
 from tasks.arc import ArcChallenge
 from tasks.base import Item
 from tasks.extract import extract_authors_gsm, extract_authors_letter, extract_final_answer

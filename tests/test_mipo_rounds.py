@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from harness.config import TrainingConfig, parse_suite
-from harness.runner import RunOptions, SuiteRunner
+from harness.run.runner import RunOptions, SuiteRunner
 from mipo.pairs import NEGATIVE_SEED_OFFSET, check_provenance
 from mipo.train import Policy
 
@@ -137,8 +137,8 @@ def test_rerun_resumes_without_training(tiny_model_dir, tiny_run, monkeypatch):
 
 
 def test_round_prompts_fresh_or_fixed(tiny_run, tiny_model_dir):
-    from harness.plan import round_prompts
-    from harness.runner import build_plans
+    from harness.evaluation.plan import round_prompts
+    from harness.run.runner import build_plans
 
     plan = build_plans(_suite(tiny_model_dir), None, offline=True)[0]
     r1, r2 = round_prompts(plan, 2, 1, True), round_prompts(plan, 2, 2, True)
@@ -151,8 +151,8 @@ def test_round_prompts_fresh_or_fixed(tiny_run, tiny_model_dir):
 
 
 def test_train_prompts_per_round_all_is_the_whole_pool_and_a_number_is_per_task(tiny_model_dir):
-    from harness.plan import round_prompts
-    from harness.runner import build_plans
+    from harness.evaluation.plan import round_prompts
+    from harness.run.runner import build_plans
     from mipo.rounds import prompts_per_task
 
     mipo = {"diagnostics_prompts": 2, "sampling": {"max_new_tokens": 8}}

@@ -18,7 +18,7 @@ import harness.rundir as rundir
 from harness.backends.base import GenParams
 from harness.backends.fake import FakeBackend
 from harness.errors import UserError
-from harness.evaluate import MAX_OUTPUT_CHARS, evaluate_task
+from harness.evaluation.evaluate import MAX_OUTPUT_CHARS, evaluate_task
 from reliability_helpers import run_cli, tiny_suite
 
 GOOD = b"GGUF" + bytes(range(256)) * 8
@@ -108,7 +108,7 @@ def test_full_disk_mid_run_is_exit_1_and_the_run_resumes(tmp_path, tiny_model_di
 
 
 def test_full_disk_outside_the_run_folder_helpers_is_a_run_failure(tmp_path, tiny_model_dir, monkeypatch, capsys):
-    import harness.runner as runner
+    import harness.run.runner as runner
 
     def full(*a, **k):
         raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "x"))
@@ -123,7 +123,7 @@ def test_nan_loss_stops_the_round_and_keeps_the_previous_checkpoint(tmp_path, ti
     from trl import DPOTrainer
 
     from harness.config import load_suite
-    from harness.runner import RunOptions, SuiteRunner
+    from harness.run.runner import RunOptions, SuiteRunner
 
     real = DPOTrainer.compute_loss
 

@@ -94,7 +94,7 @@ def test_dry_run_prints_the_plan_without_loading_or_fetching_a_model(tmp_path, m
     import harness.backends.hf as hf
     import harness.models.build as build
     import harness.models.resolve as resolve
-    import harness.runner as runner
+    import harness.run.runner as runner
 
     def forbidden(*a, **k):
         raise AssertionError("the dry run must not resolve, download or load a model")
@@ -130,7 +130,7 @@ def test_dry_run_with_limit(tmp_path, monkeypatch, capsys, tiny_model_dir):
 
 
 def test_score_keeps_an_identical_repeat_once(tmp_path):
-    from harness.score import read_predictions
+    from harness.evaluation.score import read_predictions
 
     path = tmp_path / "p.jsonl"
     path.write_text('{"id": 1, "output": "A"}\n{"id": "2", "output": "B"}\n{"id": "1", "output": "A"}\n')

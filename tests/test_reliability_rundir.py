@@ -14,7 +14,7 @@ import pytest
 import harness.locks as locks
 import harness.rundir as rundir
 from harness.errors import RunFailure, UserError
-from harness.manifest import changed_keys
+from harness.run.manifest import changed_keys
 from harness.rundir import RunLock, append_jsonl, atomic_write_json, atomic_write_text, read_jsonl
 from reliability_helpers import run_cli, tiny_suite
 

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.errors import UserError
-from harness.score import parse_prediction, read_predictions
+from harness.evaluation.score import parse_prediction, read_predictions
 from reliability_helpers import run_cli
 
 TASKS = ("gsm8k", "arc_challenge")
@@ -39,8 +39,8 @@ def fixed_outputs(task_id: str, docs: list[dict]) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory) -> Path:
     """Both tasks exported for lm-eval (LIMIT items each, as a run samples them)."""
-    from harness.export.common import plan_exports
-    from harness.export.lmeval import export_lmeval
+    from harness.evaluation.export.common import plan_exports
+    from harness.evaluation.export.lmeval import export_lmeval
 
     out = tmp_path_factory.mktemp("lmeval")
     export_lmeval(plan_exports(list(TASKS), [], LIMIT, offline=True), out, [])
@@ -164,7 +164,7 @@ def test_deeply_nested_json_is_a_user_error():
 
 def test_export_uses_the_runs_items_and_prompts(exported):
     from harness.config import parse_suite
-    from harness.runner import build_plans
+    from harness.run.runner import build_plans
 
     cfg = parse_suite({"models": ["x"], "tasks": [{"id": t} for t in TASKS]})
     plans = {p.task.id: p for p in build_plans(cfg, LIMIT, offline=True)}
@@ -244,8 +244,8 @@ def test_inspect_agrees_item_by_item(tmp_path, monkeypatch, capsys):
     from inspect_ai import eval as inspect_eval
     from inspect_ai.model import ModelOutput, ModelUsage, get_model
 
-    from harness.export.common import plan_exports
-    from harness.export.inspect_eval import export_inspect
+    from harness.evaluation.export.common import plan_exports
+    from harness.evaluation.export.inspect_eval import export_inspect
 
     tid = "arc_challenge"
     folder = tmp_path / "inspect"

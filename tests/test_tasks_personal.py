@@ -9,8 +9,8 @@ import pytest
 from harness.backends.base import GenParams
 from harness.backends.fake import FakeBackend
 from harness.errors import UserError
-from harness.evaluate import evaluate_task
-from harness.plan import check_disjoint
+from harness.evaluation.evaluate import evaluate_task
+from harness.evaluation.plan import check_disjoint
 from mipo.pairs import build_pairs, check_provenance
 from tasks import community_alignment as ca
 from tasks import hub as hub_module

@@ -6,7 +6,7 @@ import pytest
 
 from harness.backends.base import GenParams
 from harness.backends.fake import FakeBackend
-from harness.evaluate import evaluate_task
+from harness.evaluation.evaluate import evaluate_task
 from tasks import profile_checks as pc
 from tasks.base import Item
 from tasks.profiles import Profiles

@@ -8,7 +8,7 @@ import pytest
 
 from harness.backends.base import GenParams
 from harness.backends.fake import FakeBackend
-from harness.evaluate import evaluate_task
+from harness.evaluation.evaluate import evaluate_task
 from tasks.base import Item
 from tasks.loglik import mc_picks, mc_requests
 from tasks.math500 import equivalent, last_boxed

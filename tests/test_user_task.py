@@ -63,7 +63,7 @@ def test_score_user_task(user_dir, tmp_path, monkeypatch, capsys):
 
 def test_user_task_in_a_suite_end_to_end(user_dir, tmp_path, tiny_model_dir):
     from harness.config import parse_suite
-    from harness.runner import RunOptions, SuiteRunner
+    from harness.run.runner import RunOptions, SuiteRunner
 
     cfg = parse_suite({
         "name": "user-task", "models": [str(tiny_model_dir)], "include": [str(user_dir)],

@@ -288,7 +288,7 @@ def test_routed_backend_scores_with_vllm_and_fp32_diagnostics_with_hf(fake_vllm,
 
 def test_suite_engine_option():
     from harness.config import parse_suite
-    from harness.plan import merge_generation
+    from harness.evaluation.plan import merge_generation
     from tasks.base import GenerationSettings
 
     base = {"models": ["m"], "tasks": ["gsm8k"]}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.export.common import CONFIG_NAME, ExportedTask, write_config, write_docs
+from harness.evaluation.export.common import CONFIG_NAME, ExportedTask, write_config, write_docs
 
 FILE_NAME = "mipo_bench_inspect.py"
 
@@ -31,10 +31,10 @@ HERE = Path(__file__).resolve().parent
 CONFIG = HERE / "{config}"
 SETTINGS = json.loads(CONFIG.read_text())
 try:
-    from harness.export.common import doc_score
+    from harness.evaluation.export.common import doc_score
 except ImportError:  # mipo-bench not installed: use the checkout it was exported from
     sys.path.insert(0, SETTINGS["repo"])
-    from harness.export.common import doc_score
+    from harness.evaluation.export.common import doc_score
 
 
 def mipo_dataset(task_id: str) -> MemoryDataset:

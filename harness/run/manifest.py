@@ -11,7 +11,7 @@ from pathlib import Path
 from harness import __version__
 from harness.config import SuiteConfig
 from harness.errors import UserError
-from harness.provenance import collect_round_checks, resume_problems
+from harness.evaluation.provenance import collect_round_checks, resume_problems
 from harness.rundir import RunDir, atomic_write_json
 
 
@@ -73,7 +73,7 @@ def check_resume(run: RunDir, cfg_dump: dict, cfg_hash: str, tasks: dict[str, di
     """Refuse to resume a run whose config changed, naming the keys that differ.
 
     With `tasks` (each task's manifest record as planned now) also refuse when a task's data source or
-    code version, or the harness version, differs from the run's (harness/provenance.py).
+    code version, or the harness version, differs from the run's (harness/evaluation/provenance.py).
     """
     old = read_manifest(run)
     if old is None:

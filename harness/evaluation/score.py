@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import UserError
-from harness.evaluate import MAX_OUTPUT_CHARS, summarize
+from harness.evaluation.evaluate import MAX_OUTPUT_CHARS, summarize
 from harness.rundir import atomic_write_text
 from harness.stats import mean_ci
 from tasks.base import Item, Score, Task

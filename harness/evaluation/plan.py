@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from harness.backends.base import GenParams
 from harness.config import GenerationConfig, SuiteConfig, TaskSpec
 from harness.errors import UserError
-from harness.provenance import EvalPrompts, code_version
+from harness.evaluation.provenance import EvalPrompts, code_version
 from tasks.base import DataSplit, GenerationSettings, Item, Task, prompt_hash
 from tasks.loader import load_data
 
@@ -30,7 +30,7 @@ class TaskPlan:
     split: DataSplit
     disjoint: dict = field(default_factory=dict)
     data: dict = field(default_factory=dict)  # which source was used and why (tasks/loader.py)
-    code_version: dict = field(default_factory=dict)  # harness/provenance.py code_version
+    code_version: dict = field(default_factory=dict)  # harness/evaluation/provenance.py code_version
     run_eval_prompts: EvalPrompts | None = None  # every prompt the run evaluates (all tasks; link_eval_prompts)
 
     def manifest(self) -> dict:

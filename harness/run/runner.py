@@ -16,11 +16,11 @@ from harness.backends.select import engine_label, fp32_scorer, load_backend, res
 from harness.config import SuiteConfig
 from harness.devices import resolve_device, resolve_dtype
 from harness.errors import RunFailure, UserError
-from harness.evaluate import evaluate_task
-from harness.manifest import check_resume, read_manifest, suite_dump, write_manifest
+from harness.evaluation.evaluate import evaluate_task
+from harness.run.manifest import check_resume, read_manifest, suite_dump, write_manifest
 from harness.models import ResolvedModel, resolve_model
 from harness.models.resolve import check_model_id
-from harness.plan import TaskPlan, link_eval_prompts, plan_task
+from harness.evaluation.plan import TaskPlan, link_eval_prompts, plan_task
 from harness.results import write_results
 from harness.outpaths import DEEPEST_IN_RUN, check_out_dir
 from harness.progress import RunUI

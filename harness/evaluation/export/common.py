@@ -41,7 +41,7 @@ class ExportedTask:
 def plan_exports(task_ids: list[str], include: list[Path], limit: int | None, offline: bool) -> list[ExportedTask]:
     """The items a run would evaluate (same seed and limit), via `plan_task` with a minimal suite."""
     from harness.config import SuiteConfig, TaskSpec
-    from harness.plan import plan_task
+    from harness.evaluation.plan import plan_task
     from tasks.registry import TaskRegistry
 
     if not task_ids:
@@ -134,7 +134,7 @@ def _load_task(config_path: str, task_id: str) -> Task:
 
 def doc_score(config_path: str | Path, doc: dict[str, Any], output: str) -> Score:
     """Score one generation for an exported doc with the task's own `Task.score` (as a run does)."""
-    from harness.score import score_of
+    from harness.evaluation.score import score_of
 
     task = _load_task(str(Path(config_path).resolve()), doc["mipo_task"])
     return score_of(task, item_from_json(doc["item"]), output)

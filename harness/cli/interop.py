@@ -27,7 +27,7 @@ def score(
 ) -> None:
     """Re-score saved outputs with the task's own scorer (no model). Validates every line and id first."""
     from harness.outpaths import check_in_file, check_out_file
-    from harness.score import aggregate, default_out, item_index, read_predictions, score_rows, write_scored
+    from harness.evaluation.score import aggregate, default_out, item_index, read_predictions, score_rows, write_scored
     from tasks.registry import TaskRegistry
 
     t = TaskRegistry(include).get(task)  # an unknown task is named first; nothing is read or written yet
@@ -54,8 +54,8 @@ def export_lm_eval(
     offline: bool = typer.Option(False, help="Use offline data sources only."),
 ) -> None:
     """lm-eval 0.4.13 task YAMLs whose scoring calls mipo-bench's Task.score (use --apply_chat_template)."""
-    from harness.export.common import plan_exports
-    from harness.export.lmeval import export_lmeval
+    from harness.evaluation.export.common import plan_exports
+    from harness.evaluation.export.lmeval import export_lmeval
     from harness.outpaths import check_out_dir
 
     check_out_dir(out)
@@ -75,8 +75,8 @@ def export_inspect_cmd(
     offline: bool = typer.Option(False, help="Use offline data sources only."),
 ) -> None:
     """An inspect-ai task file whose scorer calls mipo-bench's Task.score."""
-    from harness.export.common import plan_exports
-    from harness.export.inspect_eval import export_inspect
+    from harness.evaluation.export.common import plan_exports
+    from harness.evaluation.export.inspect_eval import export_inspect
     from harness.outpaths import check_out_dir
 
     check_out_dir(out)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from harness.export.common import CONFIG_NAME, ExportedTask, write_config, write_docs
+from harness.evaluation.export.common import CONFIG_NAME, ExportedTask, write_config, write_docs
 
 UTILS = '''"""Scoring for tasks exported by `mipo-bench export lm-eval`: mipo-bench's own Task.score."""
 
@@ -20,10 +20,10 @@ from pathlib import Path
 
 CONFIG = Path(__file__).resolve().with_name("{config}")
 try:
-    from harness.export.common import doc_metrics
+    from harness.evaluation.export.common import doc_metrics
 except ImportError:  # mipo-bench not installed: use the checkout it was exported from
     sys.path.insert(0, json.loads(CONFIG.read_text())["repo"])
-    from harness.export.common import doc_metrics
+    from harness.evaluation.export.common import doc_metrics
 
 
 def process_results(doc, results):

@@ -10,10 +10,10 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from harness.cli_interop import export_app, score
-from harness.cli_models import models_app
-from harness.cli_reports import compare
-from harness.cli_tasks import tasks_app
+from harness.cli.interop import export_app, score
+from harness.cli.models import models_app
+from harness.cli.reports import compare
+from harness.cli.tasks import tasks_app
 from harness.errors import RunFailure, UserError
 from harness.outpaths import DEEPEST_IN_RUN, check_in_file, check_out_dir, check_run_folder
 
@@ -68,7 +68,7 @@ def run(
 ) -> None:
     """Run a suite: evaluate, run MIPO rounds, evaluate again, write results and a report."""
     from harness.overrides import load_suite_with
-    from harness.runner import RunOptions, SuiteRunner
+    from harness.run.runner import RunOptions, SuiteRunner
 
     check_in_file(suite, "suite file")
     out = run_folder(out or default_out(suite), new_run)
@@ -101,7 +101,7 @@ def eval_cmd(
 ) -> None:
     """Evaluate a model on tasks (round 0 only, no training)."""
     from harness.config import parse_suite
-    from harness.runner import RunOptions, SuiteRunner
+    from harness.run.runner import RunOptions, SuiteRunner
 
     out = run_folder(out, new_run)
     cfg = parse_suite({"name": "eval", "models": [model], "tasks": [t.strip() for t in tasks.split(",") if t.strip()],

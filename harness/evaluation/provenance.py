@@ -3,7 +3,7 @@
 - `code_version(task)`: sha256 of the source of the modules that define the task class and its task
   base classes (e.g. svamp = tasks/svamp.py + tasks/gsm8k.py); recorded per task in manifest.json.
 - `resume_problems(old, new)`: what differs between a run's manifest and now (data source, task code,
-  harness version), each named; `harness.manifest.check_resume` refuses the resume with them.
+  harness version), each named; `harness.run.manifest.check_resume` refuses the resume with them.
 - `EvalPrompts` / `check_round_prompts`: every pair a round trains on is checked, by prompt hash,
   against every prompt the run evaluates (all tasks, whole evaluation pools): the item's profile +
   question, and the rendered prompt text. An overlap stops the round before training.
