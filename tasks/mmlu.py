@@ -12,6 +12,7 @@ from collections import defaultdict
 
 import numpy as np
 
+from harness.records import MetricCI
 from tasks.base import Item
 from tasks.loglik import LETTERS
 from tasks.mcq import McTask
@@ -92,8 +93,6 @@ class Mmlu(McTask):
             if not per:
                 continue
             n = sum(1 for r in rows if r.get(column) is not None)
-            out[f"{label}_subject_weighted"] = {"value": weighted, "ci_low": None, "ci_high": None, "n": n,
-                                                "subjects": len(per)}
-            out[f"{label}_subject_macro"] = {"value": macro, "ci_low": None, "ci_high": None, "n": n,
-                                             "subjects": len(per)}
+            out[f"{label}_subject_weighted"] = {**MetricCI.point(weighted, n).to_dict(), "subjects": len(per)}
+            out[f"{label}_subject_macro"] = {**MetricCI.point(macro, n).to_dict(), "subjects": len(per)}
         return out

@@ -30,6 +30,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness.errors import UserError
+from harness.records import MetricCI
 from tasks.base import GenerationSettings, Item, Score, Task
 from tasks.judge import AUTHORS_JUDGE, AUTHORS_JUDGE_ALT, Judge, load_judge
 from tasks.loglik import LETTERS, argmax
@@ -143,7 +144,7 @@ class PersonalTask(Task):
         if not calls:
             return {}
         bad = sum(c.get("score") is None for c in calls)
-        return {"judge_unparsed": {"value": float(bad), "ci_low": None, "ci_high": None, "n": len(calls)}}
+        return {"judge_unparsed": MetricCI.point(float(bad), len(calls)).to_dict()}
 
     # --- judge-free scorer ----------------------------------------------------------------
     def loglik_requests(self, item: Item, backend: Any) -> list[tuple[str, str]] | None:

@@ -7,9 +7,10 @@ from typing import Optional
 
 import typer
 
+from harness.cli.options import INCLUDE, out_option, path_option
+
 export_app = typer.Typer(no_args_is_help=True,
                          help="Export tasks to lm-eval or inspect-ai with the same items, prompts and scoring.")
-INCLUDE = typer.Option([], "--include", help="Folder with user task modules (repeatable).")
 
 
 def _offline(offline: bool) -> bool:
@@ -20,8 +21,8 @@ def _offline(offline: bool) -> bool:
 
 def score(
     task: str = typer.Option(..., help="Task id."),
-    predictions: Path = typer.Option(..., help='JSONL file, one {"id": ..., "output": ...} per line.'),
-    out: Optional[Path] = typer.Option(None, help="Scored JSONL (default: <predictions>.scored.jsonl)."),
+    predictions: Path = path_option(..., "--predictions", help='JSONL file, one {"id": ..., "output": ...} per line.'),
+    out: Optional[Path] = out_option(None, help="Scored JSONL (default: <predictions>.scored.jsonl)."),
     include: list[Path] = INCLUDE,
     offline: bool = typer.Option(False, help="Use offline data sources only."),
 ) -> None:
@@ -48,7 +49,7 @@ def _task_ids(tasks: str) -> list[str]:
 @export_app.command("lm-eval")
 def export_lm_eval(
     tasks: str = typer.Option(..., help="Comma-separated task ids."),
-    out: Path = typer.Option(..., help="Folder for the YAMLs, data and utils.py."),
+    out: Path = out_option(..., help="Folder for the YAMLs, data and utils.py."),
     limit: Optional[int] = typer.Option(None, min=1, help="At most N items per task (as `run --limit`)."),
     include: list[Path] = INCLUDE,
     offline: bool = typer.Option(False, help="Use offline data sources only."),
@@ -69,7 +70,7 @@ def export_lm_eval(
 @export_app.command("inspect")
 def export_inspect_cmd(
     tasks: str = typer.Option(..., help="Comma-separated task ids."),
-    out: Path = typer.Option(..., help="Folder for the task file and data."),
+    out: Path = out_option(..., help="Folder for the task file and data."),
     limit: Optional[int] = typer.Option(None, min=1, help="At most N items per task (as `run --limit`)."),
     include: list[Path] = INCLUDE,
     offline: bool = typer.Option(False, help="Use offline data sources only."),

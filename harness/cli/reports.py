@@ -1,4 +1,4 @@
-"""The `mipo-bench compare` command: paired comparison of two runs on shared items."""
+"""`mipo-bench report` (tables, figures and HTML of runs) and `mipo-bench compare` (paired, two runs)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,29 @@ from typing import Optional
 
 import typer
 
+from harness.cli.options import out_option, path_option
 from harness.output import JSON_HELP, Column, emit
+
+
+def report(
+    runs: list[Path] = typer.Argument(..., help="One or more run folders."),
+    out: Optional[Path] = out_option(None, help="Report folder (default: <first run>/report)."),
+) -> None:
+    """Build tables, figures and HTML from results.csv (no model is loaded)."""
+    from harness.outpaths import check_out_dir, check_run_folder
+    from reports.build import build_report
+
+    for r in runs:
+        check_run_folder(r)
+    out = check_out_dir(out or runs[0] / "report", "--out" if out else "report folder")
+    md = build_report(runs, out)
+    typer.echo(f"report: {md}")
 
 
 def compare(
     run_a: Path = typer.Argument(..., help="Run folder A (the reference)."),
     run_b: Path = typer.Argument(..., help="Run folder B (gain = B − A)."),
-    csv: Optional[Path] = typer.Option(None, "--csv", help="Also write the comparison as CSV."),
+    csv: Optional[Path] = path_option(None, "--csv", help="Also write the comparison as CSV."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Paired comparison (B − A) per model, method and task on the item ids both runs evaluated."""

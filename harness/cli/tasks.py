@@ -7,11 +7,11 @@ from pathlib import Path
 
 import typer
 
+from harness.cli.options import INCLUDE
 from harness.errors import UserError
 from harness.output import JSON_HELP, Column, emit, emit_json
 
 tasks_app = typer.Typer(no_args_is_help=True, help="Tasks: list, show their protocol, validate a user task.")
-INCLUDE = typer.Option([], "--include", help="Folder with user task modules (repeatable).")
 
 
 @tasks_app.command("list")

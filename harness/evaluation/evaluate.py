@@ -13,7 +13,7 @@ from pathlib import Path
 
 from harness.backends.base import Backend, GenParams, Generation
 from harness.rundir import append_jsonl, atomic_write_json, read_jsonl
-from harness.stats import mean_ci
+from harness.records import EvalResult, MetricCI
 from tasks.base import Item, Task
 
 MAX_OUTPUT_CHARS = 20_000  # an enormous output is truncated before scoring and storage
@@ -88,11 +88,9 @@ def summarize(task: Task, rows: list[dict], seed: int = 0) -> dict[str, dict]:
         if not vals and metric in VALIDITY_METRICS:
             continue
         cl = [r.get("user") for r in rows if r.get(column) is not None] if clusters else None
-        mean, lo, hi = mean_ci(vals, seed=seed, clusters=cl)
-        out[metric] = {"value": mean, "ci_low": lo, "ci_high": hi, "n": len(vals)}
+        out[metric] = MetricCI.of(vals, seed=seed, clusters=cl).to_dict()
     toks = [float(r["n_new_tokens"]) for r in rows if r.get("n_new_tokens") is not None]
-    mean, lo, hi = mean_ci(toks, seed=seed)
-    out["response_tokens"] = {"value": mean, "ci_low": lo, "ci_high": hi, "n": len(toks)}
+    out["response_tokens"] = MetricCI.of(toks, seed=seed).to_dict()
     out.update(task.aggregate(rows, seed=seed))
     return out
 
@@ -129,7 +127,7 @@ def _evaluate_loglik(backend: Backend, task: Task, todo: list[Item], requests: l
 
 def evaluate_task(backend: Backend, task: Task, items: list[Item], params: GenParams, out_dir: Path,
                   header: dict, on_item: Callable[[], None] | None = None,
-                  also: list[list[dict[str, str]]] | None = None) -> dict:
+                  also: list[list[dict[str, str]]] | None = None) -> EvalResult:
     """Evaluate `items`, skipping ids already in samples.jsonl; writes samples.jsonl and metrics.json.
 
     `also`: extra prompts (the round's diagnostics) answered in the same generation call, so they fill the
@@ -174,7 +172,7 @@ def evaluate_task(backend: Backend, task: Task, items: list[Item], params: GenPa
         "metrics": summarize(task, rows, seed=params.seed),
     }
     atomic_write_json(metrics_path, metrics)
-    return {**metrics, "also": also_texts}
+    return EvalResult(metrics, also_texts)
 
 
 def _scoring(task: Task) -> str:

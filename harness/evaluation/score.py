@@ -18,7 +18,7 @@ from typing import Any
 from harness.errors import UserError
 from harness.evaluation.evaluate import MAX_OUTPUT_CHARS, summarize
 from harness.rundir import atomic_write_text
-from harness.stats import mean_ci
+from harness.records import MetricCI
 from tasks.base import Item, Score, Task
 
 
@@ -116,8 +116,7 @@ def aggregate(task: Task, scored: list[dict], seed: int = 0) -> dict[str, dict]:
                if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in ("score", "user")}
     for k in sorted(numeric - set(out)):
         vals = [float(r[k]) for r in scored if isinstance(r.get(k), (int, float)) and math.isfinite(float(r[k]))]
-        mean, lo, hi = mean_ci(vals, seed=seed)
-        out[k] = {"value": mean, "ci_low": lo, "ci_high": hi, "n": len(vals)}
+        out[k] = MetricCI.of(vals, seed=seed).to_dict()
     return out
 
 

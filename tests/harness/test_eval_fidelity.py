@@ -16,7 +16,7 @@ from tasks.base import Item
 from tasks.extract import extract_authors_gsm, extract_authors_letter, extract_final_answer
 from tasks.gsm8k import FEWSHOT, Gsm8k, build_prompt, lmeval_messages
 
-AUTHORS = Path(__file__).resolve().parents[2] / "shared" / "reference" / "mipo-authors"
+AUTHORS = Path(__file__).resolve().parents[3] / "shared" / "reference" / "mipo-authors"
 GSM_Q = ("Janet's ducks lay 16 eggs per day. She eats three for breakfast every morning and bakes muffins for her "
          "friends every day with four. She sells the remainder at the farmers' market daily for $2 per fresh duck "
          "egg. How much in dollars does she make every day at the farmers' market?")

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from reliability_helpers import run_cli
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "adding-a-task.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "adding-a-task.md"
 
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 KEYS = ["model", "family", "method", "round", "task", "metric", "kind", "partial", "trained_on"]
 VALUES = ["value", "ci_low", "ci_high", "n"]
 
