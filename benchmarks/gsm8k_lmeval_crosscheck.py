@@ -65,7 +65,7 @@ def write_lmeval_task(items, work: Path) -> Path:
 def run_mipo(task, items, path: str, dtype, args) -> list[dict]:
     """mipo-bench's evaluation of the items; the samples.jsonl rows in item order."""
     from harness.backends.base import GenParams
-    from harness.backends.hf import HFBackend
+    from harness.backends.select import load_backend
     from harness.evaluation.evaluate import evaluate_task
     from harness.rundir import read_jsonl
 
@@ -73,12 +73,7 @@ def run_mipo(task, items, path: str, dtype, args) -> list[dict]:
     out.mkdir(parents=True, exist_ok=True)
     params = GenParams(max_new_tokens=args.max_new_tokens, temperature=0.0, top_p=1.0, greedy=True,
                        batch_size=args.batch_size, seed=42)
-    if args.engine == "hf":
-        backend = HFBackend.load(path, device="cpu", dtype=dtype)
-    else:
-        from harness.backends.select import load_backend
-
-        backend = load_backend("vllm", path, None, "cpu", dtype, args.model)
+    backend = load_backend(args.engine, path, None, "cpu", dtype, args.model)
     evaluate_task(backend, task, items, params, out, {"model": args.model, "family": "", "method": "prompting",
                                                        "round": 0})
     backend.close()

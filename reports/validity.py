@@ -14,15 +14,16 @@ from reports.tables import fmt_ci, main_metrics
 
 RATES = ("no_answer_rate", "truncated_rate", "repeating_rate")
 COLUMNS = {"accuracy_answered": "accuracy among answered", "no_answer_rate": "no answer",
-           "truncated_rate": "truncated", "repeating_rate": "looping", "response_tokens": "response tokens", "chance": "chance"}
+           "truncated_rate": "truncated", "repeating_rate": "looping", "response_tokens": "response tokens",
+           "chance": "chance"}
 FORMAT_FLAG = "may be format or length, not knowledge"
 NOTE = ("Per round and task: main metric; accuracy among items with an extracted answer; share of outputs "
         "with no extractable answer; share cut off by max_new_tokens before a stop token; share ending in a loop "
         "(the last 600 characters compress to under 20 %: any budget cuts these); mean response length "
         "in tokens; for multiple choice the chance level (mean of 1 / choices). Each cell: mean [95% CI] (n). "
         "'below chance' marks a multiple-choice result under its chance level.")
-FLAG_NOTE = (f"Flags: '{FORMAT_FLAG}' when the round also moved the no-answer, truncation or looping rate by more than "
-             "the gain's own size; 'below chance' for a multiple-choice value under its chance level.")
+FLAG_NOTE = (f"Flags: '{FORMAT_FLAG}' when the round also moved the no-answer, truncation or looping rate by "
+             "more than the gain's own size; 'below chance' for a multiple-choice value under its chance level.")
 KEY = ["run", "model", "method", "round", "task"]
 
 
