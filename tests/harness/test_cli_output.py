@@ -14,7 +14,7 @@ from rich.console import Console
 from harness.models.aliases import ALIASES
 from harness.output import Column, emit, plain_text
 
-sys.path.insert(0, str(Path(__file__).parents[1]))
+sys.path.insert(0, str(Path(__file__).parents[1] / "reports"))
 from test_reports_synth import make_run  # noqa: E402
 
 CLI = [sys.executable, "-m", "harness.cli"]

@@ -13,7 +13,7 @@ import pytest
 
 from reports.build import build_report
 
-sys.path.insert(0, str(Path(__file__).parents[1]))
+sys.path.insert(0, str(Path(__file__).parent))
 from test_reports_synth import make_run  # noqa: E402
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -16,7 +16,7 @@ from reports.compare import compare_runs
 from reports.load import open_runs, read_samples
 from reports.paired import paired_gain
 
-sys.path.insert(0, str(Path(__file__).parents[1]))
+sys.path.insert(0, str(Path(__file__).parent))
 from test_reports_synth import make_run  # noqa: E402
 
 
