@@ -1,7 +1,8 @@
 """Evaluation of one task: generate -> extract -> score, appended as it goes, resumable by item id.
 
-Tasks whose `loglik_requests` returns pairs (multiple choice with `scorer: loglik`, the judge-free
-personalization measure) are scored with `backend.loglikelihood` instead of generation.
+Tasks whose scorer asks for log-likelihoods (`tasks.scorers.Loglik`: multiple choice with `scorer: loglik`,
+the judge-free personalization measure) are scored with `backend.loglikelihood` instead of generation.
+The summary has the task's main metric, the sample columns its scorers declare and the validity rates.
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ def sample_row(task: Task, item: Item, prompt: str, gen: Generation) -> dict:
 # summary metric name -> samples.jsonl column (rates over samples; chance for multiple choice)
 VALIDITY_METRICS = {"no_answer_rate": "no_answer", "truncated_rate": "truncated", "repeating_rate": "repeating",
                     "chance": "chance"}
+VALIDITY_COLUMNS = ("accuracy_answered",)  # validity columns summarised under their own name
 
 
 def summarize(task: Task, rows: list[dict], seed: int = 0) -> dict[str, dict]:
@@ -77,9 +79,10 @@ def summarize(task: Task, rows: list[dict], seed: int = 0) -> dict[str, dict]:
     users = [r.get("user") for r in rows]
     clusters = users if any(users) and len(set(users)) < len(users) else None
     names = {task.metric: "score"}
+    declared = task.summarised(rows) | set(VALIDITY_COLUMNS)
     for r in rows:
         for k in r:
-            if (k.startswith(("accuracy_", "honoured_")) or k in task.extra_metrics) and k not in names.values():
+            if k in declared and k not in names.values():
                 names[k] = k
     names.update(VALIDITY_METRICS)
     out = {}
@@ -167,14 +170,10 @@ def evaluate_task(backend: Backend, task: Task, items: list[Item], params: GenPa
     rows = [done[it.id] for it in items]
     metrics = {
         **header, "kind": "eval", "task": task.id, "family_task": task.family, "n": len(rows),
-        "generation": params.to_dict(), "scoring": _scoring(task),
+        "generation": params.to_dict(), "scoring": task.scorer.name,
         "seconds": round(time.perf_counter() - t0, 2),
         "metrics": summarize(task, rows, seed=params.seed),
     }
     atomic_write_json(metrics_path, metrics)
     return EvalResult(metrics, also_texts)
 
-
-def _scoring(task: Task) -> str:
-    active = [s["name"] for s in task.scorers() if s.get("active")]
-    return active[0] if active else "generative"
