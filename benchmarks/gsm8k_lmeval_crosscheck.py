@@ -4,7 +4,7 @@ Same items (n from the offline GSM8K evaluation pool, fixed shuffle), same local
 dequantized safetensors of a built-in alias), same dtype, greedy decoding and the same max new tokens.
 
 - mipo-bench: `Gsm8k({"prompt": "lm-eval"})` answered by the engine `--engine` names (`hf`: `HFBackend`;
-  `vllm`: the vLLM engine `mipo-bench run` uses) through `harness.evaluate.evaluate_task` (the code path of
+  `vllm`: the vLLM engine `mipo-bench run` uses) through `harness.evaluation.evaluate.evaluate_task` (the code path of
   `mipo-bench run`), scored by the task (strict = "The final answer is N").
 - lm-eval: `simple_evaluate(model=--lmeval-model, tasks=[gsm8k_cot_llama on a local JSONL copy of the items],
   apply_chat_template=True, fewshot_as_multiturn=True)`; the task is lm-eval's own yaml, included unchanged
@@ -66,7 +66,7 @@ def run_mipo(task, items, path: str, dtype, args) -> list[dict]:
     """mipo-bench's evaluation of the items; the samples.jsonl rows in item order."""
     from harness.backends.base import GenParams
     from harness.backends.select import load_backend
-    from harness.evaluate import evaluate_task
+    from harness.evaluation.evaluate import evaluate_task
     from harness.rundir import read_jsonl
 
     out = args.work / f"mipo_{args.engine}"

@@ -28,7 +28,7 @@ from harness.backends.select import load_backend  # noqa: E402
 from harness.config import GenerationConfig, MipoConfig, SuiteConfig, TaskSpec, TrainingConfig  # noqa: E402
 from harness.devices import resolve_dtype  # noqa: E402
 from harness.models.resolve import resolve_model  # noqa: E402
-from harness.plan import plan_task, round_prompts  # noqa: E402
+from harness.evaluation.plan import plan_task, round_prompts  # noqa: E402
 from mipo.pairs import build_pairs  # noqa: E402
 from mipo.train import Policy, train_dpo  # noqa: E402
 from tasks.gsm8k import Gsm8k  # noqa: E402

@@ -11,10 +11,12 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from harness.errors import UserError, closest
+from harness.methods import DEFAULT_METHOD, METHODS
+from tasks.negatives import NEGATIVES
 
-Method = Literal["prompting", "mipo", "sft_self"]
+Method = Literal[tuple(METHODS)]  # type: ignore[valid-type]  # the method registry's keys
 MAX_NEW_TOKENS = 32768  # the longest context of the supported model families; more is a typo, not a setting
-NegativeStrategy = Literal["derangement", "resample", "context_drop", "partial_prompt"]
+NegativeStrategy = Literal[tuple(NEGATIVES)]  # type: ignore[valid-type]  # the negative registry's keys
 
 
 class Strict(BaseModel):
@@ -138,7 +140,7 @@ class SuiteConfig(Strict):
     name: str = "suite"
     models: list[ModelSpec]
     tasks: list[TaskSpec]
-    methods: list[Method] = Field(default_factory=lambda: ["mipo"])
+    methods: list[Method] = Field(default_factory=lambda: [DEFAULT_METHOD])
     rounds: int = Field(default=1, ge=0)
     seed: int = 42
     device: Literal["auto", "cpu", "cuda"] = "auto"

@@ -239,19 +239,24 @@ def seal_folder(folder: str | Path) -> dict[str, str]:
     return shas
 
 
-def sealed_problem(folder: str | Path, recorded: dict[str, str] | None) -> str | None:
-    """None when `folder` holds every recorded file with its recorded sha256; else what is wrong."""
+def sealed_problem(folder: str | Path, recorded: dict[str, str] | None, root: str | Path | None = None) -> str | None:
+    """None when `folder` holds every recorded file with its recorded sha256; else what is wrong (paths
+    inside `root`, when given, shown relative to it)."""
     folder = Path(folder)
+
+    def shown(p: Path) -> str:
+        return str(run_relative(p, root)) if root is not None else str(p)
+
     if not folder.is_dir():
-        return f"{folder} is missing"
+        return f"{shown(folder)} is missing"
     if not recorded:
-        return f"{folder} has no recorded sha256"
+        return f"{shown(folder)} has no recorded sha256"
     for rel, sha in sorted(recorded.items()):
         path = folder / rel
         if not path.is_file():
-            return f"{path} is missing"
+            return f"{shown(path)} is missing"
         if _sha256(path) != sha:
-            return f"{path} does not match the sha256 recorded when it was written"
+            return f"{shown(path)} does not match the sha256 recorded when it was written"
     return None
 
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import random
-from dataclasses import replace
 
 import numpy as np
 
 from harness.backends.base import Backend, GenParams
-from harness.stats import mean_ci
-from mipo.pairs import derangement, partial_question
+from harness.records import MetricCI, metric_dicts
 from tasks.base import Item, Task
+from tasks.negatives import NEGATIVES
 
 
 def distinct_n(texts: list[str], n: int = 2) -> float:
@@ -35,16 +34,9 @@ def counterfactuals(task: Task, items: list[Item], negative: str, seed: int) -> 
     """x' for each prompt, as the plan's negative strategy builds the rejected side (None: none exists).
 
     context_drop: the query without the user's profile; partial_prompt: the question with part cut
-    (the task's rule); derangement / resample: another prompt.
+    (the task's rule); derangement / resample: another prompt (see `tasks.negatives`).
     """
-    rng = random.Random(seed)
-    if negative == "context_drop":
-        return [task.train_messages(it, with_context=False) for it in items]
-    if negative == "partial_prompt":
-        cuts = [partial_question(task, it, rng) for it in items]
-        return [task.train_messages(replace(it, question=q)) if q else None for it, q in zip(items, cuts)]
-    prompts = [task.train_messages(it) for it in items]
-    return [prompts[p] for p in derangement(len(items), rng)]
+    return NEGATIVES[negative].counterfactuals(task, items, random.Random(seed))
 
 
 def measure(backend: Backend, task: Task, items: list[Item], outputs: list[str], seed: int,
@@ -69,10 +61,7 @@ def measure(backend: Backend, task: Task, items: list[Item], outputs: list[str],
     lp_other = backend.loglikelihood(list(zip(ctx_other, outputs)))
     pmi = [a - b for a, b in zip(lp, lp_other)]
     lengths = [len(o.split()) for o in outputs]
-    out = {}
-    for name, vals in (("pmi", pmi), ("response_words", lengths), ("logp_response", lp)):
-        mean, lo, hi = mean_ci(vals, seed=seed)
-        out[name] = {"value": mean, "ci_low": lo, "ci_high": hi, "n": len(vals)}
-    mean, lo, hi = _distinct_ci(outputs, seed)
-    out["distinct_2"] = {"value": mean, "ci_low": lo, "ci_high": hi, "n": len(outputs)}
-    return out
+    out = {name: MetricCI.of(vals, seed=seed) for name, vals in
+           (("pmi", pmi), ("response_words", lengths), ("logp_response", lp))}
+    out["distinct_2"] = MetricCI(*_distinct_ci(outputs, seed), n=len(outputs))
+    return metric_dicts(out)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from harness.config import TrainingConfig
 from harness.errors import RunFailure, UserError
+from harness.methods import METHODS
 from harness.rundir import atomic_write_json, read_jsonl
 from mipo.train import Policy, train_dpo, train_sft
 
@@ -105,7 +106,7 @@ def run_request(train_dir: Path) -> tuple[Policy, dict]:
     pairs = read_jsonl(Path(req["pairs"]))
     dtype = getattr(torch, req["dtype"])
     policy, initial = Policy(**req["policy"]), Policy(**req["initial"])
-    if req["method"] == "sft_self":
+    if METHODS[req["method"]].objective == "sft":
         new, summary = train_sft(policy, pairs, cfg, train_dir, req["device"], dtype, req["lora"])
     else:
         new, summary = train_dpo(policy, initial, pairs, cfg, train_dir, req["device"], dtype, req["lora"])

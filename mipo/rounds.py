@@ -23,12 +23,15 @@ from pathlib import Path
 from harness.backends.base import Backend
 from harness.config import SuiteConfig
 from harness.errors import RunFailure
-from harness.plan import TaskPlan, round_prompts
-from harness.provenance import round_check
+from harness.methods import METHODS
+from harness.records import MetricCI, metric_dicts
+from harness.evaluation.plan import TaskPlan, round_prompts
+from harness.evaluation.provenance import round_check
 from harness.rundir import (append_jsonl, atomic_write_json, from_run_relative, read_jsonl, run_relative,
                             sealed_problem, write_jsonl)
 from mipo.pairs import NEGATIVE_SEED_OFFSET, build_pairs, check_provenance
 from mipo.train import Policy, train_dpo, train_sft
+from tasks.negatives import NEGATIVES
 
 
 @dataclass
@@ -80,9 +83,9 @@ def finished_policy(round_dir: Path, run_root: Path | None = None) -> Policy | N
         return policy  # the round kept its parent's checkpoint
     ckpt = policy.adapter or policy.base
     recorded = summary.get("checkpoint_sha256")
-    problem = sealed_problem(ckpt, recorded) if recorded else (None if Path(ckpt).is_dir() else f"{ckpt} is missing")
-    if problem:  # paths inside the run, relative to it
-        problem = problem.replace(str(Path(ckpt)), run_relative(ckpt, root))
+    problem = sealed_problem(ckpt, recorded, root) if recorded else \
+        (None if Path(ckpt).is_dir() else f"{run_relative(ckpt, root)} is missing")
+    if problem:  # paths inside the run are shown relative to it
         raise RunFailure(f"the finished round's checkpoint cannot be used ({problem}); "
                          f"delete {run_relative(path, root)} to train the round again")
     return policy
@@ -133,8 +136,7 @@ def build_round_pairs(policy: Policy, inp: RoundInputs, round_dir: Path, round_k
             inp.log(f"round {round_k}: {plan.task.id}: answering {len(items)} train prompts")
             sampling = round_sampling(plan, round_k)
             positives = _positives(backend, plan, items, round_dir / "positives.jsonl", sampling)
-            # sft_self trains on the chosen side only: its negatives cost no generation
-            strategy = "derangement" if inp.header["method"] == "sft_self" else plan.negative
+            strategy = METHODS[inp.header["method"]].negative or plan.negative  # a method may fix its negative
             task_pairs, st = build_pairs(plan.task, items, positives, strategy, backend, sampling,
                                          seed=inp.cfg.seed + round_k, round_k=round_k)
             pairs += task_pairs
@@ -143,8 +145,8 @@ def build_round_pairs(policy: Policy, inp: RoundInputs, round_dir: Path, round_k
                                                "dropped_no_negative": st.dropped_no_negative,
                                                "strategy": strategy, "pair_seed": inp.cfg.seed + round_k,
                                                "sampling": sampling.to_dict(),
-                                               "negative_seed": None if strategy == "derangement" else
-                                               sampling.seed + NEGATIVE_SEED_OFFSET,
+                                               "negative_seed": sampling.seed + NEGATIVE_SEED_OFFSET
+                                               if NEGATIVES[strategy].generates else None,
                                                "prompt_ids": [it.id for it in items]}
     finally:
         backend.close()
@@ -179,7 +181,7 @@ def run_round(policy: Policy, initial: Policy, inp: RoundInputs, round_dir: Path
         launch.write_request(train_dir, inp.header["method"], policy, initial, round_dir / "pairs.jsonl",
                              inp.cfg.training, inp.device, inp.dtype, inp.lora)
         new_policy, summary = launch.launch(train_dir, inp.cfg.training.accelerate_config)
-    elif inp.header["method"] == "sft_self":
+    elif METHODS[inp.header["method"]].objective == "sft":
         new_policy, summary = train_sft(policy, pairs, inp.cfg.training, train_dir, inp.device, inp.dtype, inp.lora)
     else:
         new_policy, summary = train_dpo(policy, initial, pairs, inp.cfg.training, train_dir, inp.device,
@@ -213,12 +215,11 @@ def _check_changed(summary: dict, inp: RoundInputs, train_dir: Path, round_k: in
 
 def _metrics(summary: dict, stats: dict) -> dict:
     """The round's `_train` rows: mean training logs (n = logged steps), pairs, NaN flag, weight change."""
-    metrics = {k.removeprefix("mean_"): {"value": v, "ci_low": None, "ci_high": None, "n": summary["steps"]}
+    metrics = {k.removeprefix("mean_"): MetricCI.point(v, summary["steps"])
                for k, v in summary.items() if k.startswith("mean_")}
-    metrics["pairs"] = {"value": stats["total_pairs"], "ci_low": None, "ci_high": None, "n": stats["total_pairs"]}
-    metrics["nonfinite_loss"] = {"value": float(summary["nonfinite_loss"]), "ci_low": None, "ci_high": None,
-                                 "n": summary["steps"]}
+    metrics["pairs"] = MetricCI.point(stats["total_pairs"], stats["total_pairs"])
+    metrics["nonfinite_loss"] = MetricCI.point(float(summary["nonfinite_loss"]), summary["steps"])
     if summary.get("relative_weight_change") is not None:  # n = weights compared, no CI (one deterministic figure)
-        metrics["relative_weight_change"] = {"value": summary["relative_weight_change"], "ci_low": None,
-                                             "ci_high": None, "n": summary["weight_elements_compared"]}
-    return metrics
+        metrics["relative_weight_change"] = MetricCI.point(summary["relative_weight_change"],
+                                                           summary["weight_elements_compared"])
+    return metric_dicts(metrics)

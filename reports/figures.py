@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from harness.methods import BASELINE  # noqa: E402
 from harness.stats import bh_qvalues  # noqa: E402
 from reports.tables import DIAG_METRICS, TRAIN_METRICS  # noqa: E402
 
@@ -26,7 +27,7 @@ def _lines(sub: pd.DataFrame, multi_run: bool):
     """(label, rows by round) per run x model x trained method; round 0 (prompting) starts every line."""
     for (run, model), g in sub.groupby(["run", "model"]):
         base = g[g["round"] == 0]
-        methods = sorted(set(g.loc[g["round"] >= 1, "method"])) or ["prompting"]
+        methods = sorted(set(g.loc[g["round"] >= 1, "method"])) or [BASELINE]
         for method in methods:
             line = pd.concat([base, g[(g["method"] == method) & (g["round"] >= 1)]])
             line = line.drop_duplicates("round").sort_values("round")
@@ -134,13 +135,13 @@ def method_bars(main: pd.DataFrame, out: Path) -> list[Path]:
         pick = pick.groupby(["model", "method"], as_index=False).agg(
             value=("value", "mean"), ci_low=("ci_low", "mean"), ci_high=("ci_high", "mean"))
         models = sorted(pick["model"].unique())
-        methods = sorted(pick["method"].unique(), key=lambda m: (m != "prompting", m))
+        methods = sorted(pick["method"].unique(), key=lambda m: (m != BASELINE, m))
         width = 0.8 / len(methods)
         for i, method in enumerate(methods):
             p = pick[pick["method"] == method].set_index("model").reindex(models)
             err = np.vstack([p["value"] - p["ci_low"], p["ci_high"] - p["value"]]).clip(min=0)
             ax.bar(np.arange(len(models)) + i * width, p["value"], width, yerr=err, capsize=3,
-                   label=method if method != "prompting" else "prompting (round 0)")
+                   label=method if method != BASELINE else f"{BASELINE} (round 0)")
         ax.set_xticks(np.arange(len(models)) + 0.4 - width / 2, models, rotation=20, ha="right", fontsize=7)
         ax.set_title(f"{task}, round {k}")
         ax.legend(fontsize=6)

@@ -14,6 +14,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from harness.methods import BASELINE
 from harness.stats import is_binary, mcnemar_exact, paired_bootstrap
 from reports.load import Run, read_samples
 
@@ -71,7 +72,7 @@ def gains_vs_round0(main: pd.DataFrame, runs: list[Run]) -> pd.DataFrame:
             continue
         base = base_rows.loc[[key]].iloc[0]
         run = by_label[row["run"]]
-        a = read_samples(run.samples_path(row["model"], "prompting", 0, row["task"]))
+        a = read_samples(run.samples_path(row["model"], BASELINE, 0, row["task"]))
         b = read_samples(run.samples_path(row["model"], row["method"], row["round"], row["task"]))
         res = paired_gain(a, b) or unpaired_gain(base, row)
         base_v, val = float(base["value"]), float(row["value"])

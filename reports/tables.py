@@ -10,6 +10,7 @@ MAIN_METRICS = ("accuracy", "honoured")
 TRAIN_METRICS = ("relative_weight_change", "loss", "rewards_margins", "rewards_accuracies")
 DIAG_METRICS = ("pmi", "response_words", "distinct_2")
 SIDE_METRICS = ("no_answer_rate", "truncated_rate", "repeating_rate", "chance")  # validity figures, never a main metric
+LENGTH_METRICS = ("response_tokens", "response_words")  # output lengths, never a main metric either
 Z = 1.959964
 
 
@@ -22,7 +23,7 @@ def main_metrics(df: pd.DataFrame) -> pd.DataFrame:
     for task, grp in ev.groupby("task", sort=False):
         names = list(dict.fromkeys(grp["metric"]))
         main = next((m for m in MAIN_METRICS if m in names), None)
-        main = main or next((m for m in names if not m.startswith("response_") and m not in SIDE_METRICS), names[0])
+        main = main or next((m for m in names if m not in SIDE_METRICS + LENGTH_METRICS), names[0])
         keep.append(grp[grp["metric"] == main])
     return pd.concat(keep)
 

@@ -9,6 +9,7 @@ import math
 
 import pandas as pd
 
+from harness.methods import BASELINE
 from reports.tables import fmt_ci, main_metrics
 
 RATES = ("no_answer_rate", "truncated_rate", "repeating_rate")
@@ -63,7 +64,7 @@ def gain_flags(last: pd.DataFrame, df: pd.DataFrame) -> list[str]:
     vals = _values(df)
     flags = []
     for row in last.itertuples(index=False):
-        base = vals.get((row.run, row.model, "prompting", 0, row.task), {})
+        base = vals.get((row.run, row.model, BASELINE, 0, row.task), {})
         cur = vals.get((row.run, row.model, row.method, int(row.round), row.task), {})
         deltas = {k: cur.get(k, math.nan) - base.get(k, math.nan) for k in RATES}
         parts = [format_flag(row.gain, deltas)]

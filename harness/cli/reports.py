@@ -1,0 +1,61 @@
+"""`mipo-bench report` (tables, figures and HTML of runs) and `mipo-bench compare` (paired, two runs)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from harness.cli.options import out_option, path_option
+from harness.output import JSON_HELP, Column, emit
+
+
+def report(
+    runs: list[Path] = typer.Argument(..., help="One or more run folders."),
+    out: Optional[Path] = out_option(None, help="Report folder (default: <first run>/report)."),
+) -> None:
+    """Build tables, figures and HTML from results.csv (no model is loaded)."""
+    from harness.outpaths import check_out_dir, check_run_folder
+    from reports.build import build_report
+
+    for r in runs:
+        check_run_folder(r)
+    out = check_out_dir(out or runs[0] / "report", "--out" if out else "report folder")
+    md = build_report(runs, out)
+    typer.echo(f"report: {md}")
+
+
+def compare(
+    run_a: Path = typer.Argument(..., help="Run folder A (the reference)."),
+    run_b: Path = typer.Argument(..., help="Run folder B (gain = B − A)."),
+    csv: Optional[Path] = path_option(None, "--csv", help="Also write the comparison as CSV."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Paired comparison (B − A) per model, method and task on the item ids both runs evaluated."""
+    from harness.outpaths import check_out_file, check_run_folder
+    from reports.compare import compare_runs
+    from reports.tables import fmt_gain, fmt_p
+
+    check_run_folder(run_a)
+    check_run_folder(run_b)
+    if csv:
+        check_out_file(csv, "--csv")
+    df = compare_runs(run_a, run_b)
+    if as_json:
+        emit(json.loads(df.to_json(orient="records")), [], as_json=True)
+    else:
+        records = [{"model": r["model"], "method": r["method"], "task": r["task"],
+                    "rounds": f"{r['round A']}/{r['round B']}", "scope": f"{r['scope A'] or '-'}/{r['scope B'] or '-'}",
+                    "A": f"{r['A']:.3f}", "B": f"{r['B']:.3f}", "gain": fmt_gain(r["gain"], r["ci_low"], r["ci_high"]),
+                    "p": fmt_p(r["p_value"]), "n": str(r["n"]), "test": r["test"]} for _, r in df.iterrows()]
+        cols = [Column("model", "model", keep=True), Column("method", "method", keep=True),
+                Column("task", "task", keep=True), Column("rounds", "rounds A/B"), Column("scope", "scope A/B"),
+                Column("A", "A"), Column("B", "B"), Column("gain", "gain [95% CI]", keep=True), Column("p", "p"),
+                Column("n", "n"), Column("test", "test")]
+        emit(records, cols, title=f"{run_b} − {run_a} (paired on shared item ids; 95% CI)")
+    if csv:
+        from harness.rundir import atomic_write_text
+
+        atomic_write_text(csv, df.to_csv(index=False))

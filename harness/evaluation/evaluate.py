@@ -1,0 +1,179 @@
+"""Evaluation of one task: generate -> extract -> score, appended as it goes, resumable by item id.
+
+Tasks whose scorer asks for log-likelihoods (`tasks.scorers.Loglik`: multiple choice with `scorer: loglik`,
+the judge-free personalization measure) are scored with `backend.loglikelihood` instead of generation.
+The summary has the task's main metric, the sample columns its scorers declare and the validity rates.
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+
+from harness.backends.base import Backend, GenParams, Generation
+from harness.rundir import append_jsonl, atomic_write_json, read_jsonl
+from harness.records import EvalResult, MetricCI
+from tasks.base import Item, Task
+
+MAX_OUTPUT_CHARS = 20_000  # an enormous output is truncated before scoring and storage
+LOOP_TAIL_CHARS = 600  # the tail of an output that `repeats_itself` inspects
+LOOP_MAX_RATIO = 0.2  # zlib size / size of that tail below which the output is looping
+
+
+def repeats_itself(text: str) -> bool:
+    """True when the output ends in a loop: its last 600 characters compress to under 20 % of their size.
+
+    Measured on both built-in models' outputs (suites/measure_budgets.yaml): answers that ended by
+    themselves compressed to 0.34-0.60; outputs cut off while repeating a line or phrase to 0.05-0.19.
+    A looping output is cut by any token budget, so it is reported apart from outputs the budget cut short.
+    """
+    tail = text[-LOOP_TAIL_CHARS:].encode()
+    return len(tail) >= LOOP_TAIL_CHARS and len(zlib.compress(tail, 9)) < LOOP_MAX_RATIO * len(tail)
+
+
+def validity(task: Task, item: Item, extracted, score: float, truncated: bool | None,
+             output: str | None = None) -> dict:
+    """Per-sample fields that say whether a score measures knowledge, format or length.
+
+    `no_answer`: the task's main extractor found nothing (math and multiple choice only; None elsewhere);
+    `accuracy_answered`: the score when an answer was found, else None (so its mean is over answered items);
+    `truncated`: generation hit max_new_tokens without a stop token; `repeating`: the output ends in a loop
+    (generated outputs only); `chance`: 1 / number of choices.
+    """
+    row: dict = {"truncated": truncated}
+    if output is not None:
+        row["repeating"] = repeats_itself(output)
+    if task.family in ("math", "mcq"):
+        answered = extracted is not None
+        row.update(no_answer=float(not answered), accuracy_answered=score if answered else None)
+    if item.choices:
+        row["chance"] = 1.0 / len(item.choices)
+    return row
+
+
+def sample_row(task: Task, item: Item, prompt: str, gen: Generation) -> dict:
+    """One samples.jsonl line."""
+    output = gen.text[:MAX_OUTPUT_CHARS]
+    sc = task.score(output, item)
+    return {
+        "id": item.id, "prompt": prompt, "target": item.target, "output": output,
+        "extracted": sc.extracted, "score": sc.score, **sc.extra, **sc.details,
+        **validity(task, item, sc.extracted, sc.score, bool(gen.truncated), output),
+        "n_prompt_tokens": gen.n_prompt_tokens, "n_new_tokens": gen.n_new_tokens,
+        "seconds": round(gen.seconds, 4), "truncated_output": len(gen.text) > MAX_OUTPUT_CHARS,
+        "engine": gen.engine or None,
+        "user": item.meta.get("user"),
+    }
+
+
+# summary metric name -> samples.jsonl column (rates over samples; chance for multiple choice)
+VALIDITY_METRICS = {"no_answer_rate": "no_answer", "truncated_rate": "truncated", "repeating_rate": "repeating",
+                    "chance": "chance"}
+VALIDITY_COLUMNS = ("accuracy_answered",)  # validity columns summarised under their own name
+
+
+def summarize(task: Task, rows: list[dict], seed: int = 0) -> dict[str, dict]:
+    """Per-metric mean, bootstrap 95% CI and n (clustered by user where users repeat)."""
+    users = [r.get("user") for r in rows]
+    clusters = users if any(users) and len(set(users)) < len(users) else None
+    names = {task.metric: "score"}
+    declared = task.summarised(rows) | set(VALIDITY_COLUMNS)
+    for r in rows:
+        for k in r:
+            if k in declared and k not in names.values():
+                names[k] = k
+    names.update(VALIDITY_METRICS)
+    out = {}
+    for metric, column in names.items():
+        vals = [float(r[column]) for r in rows if r.get(column) is not None]
+        if not vals and metric in VALIDITY_METRICS:
+            continue
+        cl = [r.get("user") for r in rows if r.get(column) is not None] if clusters else None
+        out[metric] = MetricCI.of(vals, seed=seed, clusters=cl).to_dict()
+    toks = [float(r["n_new_tokens"]) for r in rows if r.get("n_new_tokens") is not None]
+    out["response_tokens"] = MetricCI.of(toks, seed=seed).to_dict()
+    out.update(task.aggregate(rows, seed=seed))
+    return out
+
+
+def loglik_row(task: Task, item: Item, prompt: str, pairs: list[tuple[str, str]], logliks: list[float],
+               seconds: float) -> dict:
+    """One samples.jsonl line for an item scored by log-likelihood (output = the chosen option)."""
+    sc = task.score_loglik(item, logliks)
+    return {
+        "id": item.id, "prompt": prompt, "target": item.target, "output": sc.extracted,
+        "extracted": sc.extracted, "score": sc.score, **sc.extra, **sc.details,
+        **validity(task, item, sc.extracted, sc.score, None),
+        "logliks": [round(v, 4) for v in logliks], "n_requests": len(pairs),
+        "seconds": round(seconds, 4), "user": item.meta.get("user"),
+    }
+
+
+def _evaluate_loglik(backend: Backend, task: Task, todo: list[Item], requests: list[list[tuple[str, str]]],
+                     params: GenParams, keep: Callable[[dict], None], chunk: int = 32) -> None:
+    """Score items in chunks (so progress is saved as it goes) with one loglikelihood call per chunk."""
+    for start in range(0, len(todo), chunk):
+        batch = list(range(start, min(start + chunk, len(todo))))
+        flat = [pair for i in batch for pair in requests[i]]
+        t0 = time.perf_counter()
+        values = backend.loglikelihood(flat, batch_size=params.batch_size)
+        per_item = (time.perf_counter() - t0) / max(1, len(batch))
+        pos = 0
+        for i in batch:
+            n = len(requests[i])
+            keep(loglik_row(task, todo[i], requests[i][0][0] if n else "", requests[i],
+                            list(values[pos:pos + n]), per_item))
+            pos += n
+
+
+def evaluate_task(backend: Backend, task: Task, items: list[Item], params: GenParams, out_dir: Path,
+                  header: dict, on_item: Callable[[], None] | None = None,
+                  also: list[list[dict[str, str]]] | None = None) -> EvalResult:
+    """Evaluate `items`, skipping ids already in samples.jsonl; writes samples.jsonl and metrics.json.
+
+    `also`: extra prompts (the round's diagnostics) answered in the same generation call, so they fill the
+    evaluation's batches; their texts are returned under "also" (None when the task is scored by
+    log-likelihood or nothing was left to evaluate: the caller generates them itself).
+    """
+    samples = out_dir / "samples.jsonl"
+    metrics_path = out_dir / "metrics.json"
+    done = {r["id"]: r for r in read_jsonl(samples)}
+    todo = [it for it in items if it.id not in done]
+    if on_item:
+        for _ in range(len(items) - len(todo)):
+            on_item()
+    requests = [task.loglik_requests(it, backend) for it in todo]
+
+    def store(row: dict) -> None:
+        append_jsonl(samples, row)
+        done[row["id"]] = row
+        if on_item:
+            on_item()
+
+    t0 = time.perf_counter()
+    also_texts = None
+    if todo and all(r is not None for r in requests):
+        _evaluate_loglik(backend, task, todo, requests, params, store)  # type: ignore[arg-type]
+    elif todo:
+        prompts = [task.messages(it) for it in todo]
+        rendered = [backend.render(p) for p in prompts]
+        extra = also or []
+
+        def finished(i: int, gen) -> None:
+            if i < len(todo):
+                store(sample_row(task, todo[i], rendered[i], gen))
+
+        gens = backend.generate(prompts + extra, params, on_done=finished)
+        also_texts = [g.text for g in gens[len(todo):]] if also else None
+    rows = [done[it.id] for it in items]
+    metrics = {
+        **header, "kind": "eval", "task": task.id, "family_task": task.family, "n": len(rows),
+        "generation": params.to_dict(), "scoring": task.scorer.name,
+        "seconds": round(time.perf_counter() - t0, 2),
+        "metrics": summarize(task, rows, seed=params.seed),
+    }
+    atomic_write_json(metrics_path, metrics)
+    return EvalResult(metrics, also_texts)
+

@@ -1,0 +1,72 @@
+"""One evaluation step's work: a round's tasks with one model load, then the PMI diagnostics in fp32."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from harness.backends.base import Backend
+from harness.backends.hf import HFBackend
+from harness.backends.select import fp32_scorer
+from harness.evaluation.evaluate import evaluate_task
+from harness.evaluation.plan import TaskPlan
+from harness.progress import RunUI
+from harness.rundir import atomic_write_json
+from mipo import diagnostics
+from mipo.train import Policy
+
+
+@dataclass
+class RoundEval:
+    """What to evaluate: the plans of the pending tasks and diagnostics, where, and under which header."""
+
+    header: dict
+    folder: Path
+    pending: list[TaskPlan]
+    diag_pending: list[TaskPlan]
+    seed: int
+    device: str
+
+
+def _answers(backend: Backend, ev: RoundEval, ui: RunUI) -> dict[str, list[str]]:
+    """Evaluate the pending tasks; returns the diagnostic answers generated in the evaluation's batches."""
+    h = ev.header
+    diag_ids = {p.task.id for p in ev.diag_pending}
+    outputs: dict[str, list[str]] = {}
+    for plan in ev.pending:
+        with ui.stage(f"{h['model']} r{h['round']} {h['method']} {plan.task.id}: evaluating",
+                      total=len(plan.eval_items)) as stage:
+            also = [plan.task.train_messages(it) for it in plan.diag_items] if plan.task.id in diag_ids else None
+            got = evaluate_task(backend, plan.task, plan.eval_items, plan.gen, ev.folder / "tasks" / plan.task.id,
+                                {**h, "partial": plan.partial}, on_item=stage.advance, also=also)
+        if got.also is not None:
+            outputs[plan.task.id] = got.also
+    return outputs
+
+
+def evaluate_round(load: Callable[[Policy], Backend], policy: Policy, ev: RoundEval, ui: RunUI,
+                   log: Callable[[str], None]) -> None:
+    """Evaluate with one model load; the diagnostics' answers ride along in the evaluation's batches where
+    they can, and their log-probabilities are scored in fp32."""
+    h = ev.header
+    backend = load(policy)
+    try:
+        outputs = _answers(backend, ev, ui)
+        for plan in ev.diag_pending:
+            log(f"{h['model']} r{h['round']}: diagnostics on {len(plan.diag_items)} held-out {plan.task.id} "
+                "train prompts")
+            if plan.task.id not in outputs:
+                outputs[plan.task.id] = diagnostics.responses(backend, plan.task, plan.diag_items, plan.gen)
+        if ev.diag_pending:
+            backend = fp32_scorer(backend, lambda: HFBackend.load(  # score log-probs in fp32
+                policy.base, device=ev.device, dtype=torch.float32, adapter=policy.adapter, name=h["model"]))
+        for plan in ev.diag_pending:
+            metrics = diagnostics.measure(backend, plan.task, plan.diag_items, outputs[plan.task.id],
+                                          seed=ev.seed, negative=plan.negative)
+            atomic_write_json(ev.folder / "diagnostics" / plan.task.id / "diagnostics.json",
+                              {**h, "kind": "diagnostic", "task": plan.task.id, "metrics": metrics})
+    finally:
+        backend.close()
