@@ -19,6 +19,7 @@ last; a question without one is skipped), "sentence" drops one non-final sentenc
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 import random
 import re
 from collections import defaultdict
@@ -103,7 +104,7 @@ def generate_some(backend: Backend, prompts: list, params: GenParams) -> list[st
     return out
 
 
-class Negative:
+class Negative(ABC):
     """A negative strategy; `other_prompt`: its rejected response answers another prompt (else x's own query)."""
 
     name: str = ""
@@ -113,10 +114,10 @@ class Negative:
     def check(self, task: Task, items: list[Item]) -> None:
         """Raise ValueError when the strategy cannot build negatives for these items."""
 
+    @abstractmethod
     def rejected(self, task: Task, items: list[Item], positives: list[str], backend: Backend, params: GenParams,
                  rng: random.Random) -> Rejected:
         """Per item: the rejected response, the id of the prompt it answered, the prompt it answered (or None)."""
-        raise NotImplementedError
 
     def counterfactuals(self, task: Task, items: list[Item], rng: random.Random) -> list[Messages | None]:
         """x' for each prompt of the PMI diagnostic (None: none exists): by default another prompt."""

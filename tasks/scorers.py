@@ -18,6 +18,7 @@ field, MMLU's subjects). The evaluation summarises these columns and no others.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -29,7 +30,7 @@ Pairs = list[tuple[str, str]]
 
 
 @dataclass(frozen=True, kw_only=True)
-class Scorer:
+class Scorer(ABC):
     """What every scorer declares: its main metric and the sample columns summarised beside it."""
 
     name: ClassVar[str] = ""
@@ -47,9 +48,9 @@ class Scorer:
         """(context, continuation) pairs to score by log-likelihood; None: generate."""
         return None
 
+    @abstractmethod
     def score(self, output: str, item: Item) -> Score:
         """Score one generated output against the item."""
-        raise NotImplementedError
 
     def score_loglik(self, item: Item, logliks: list[float]) -> Score:
         """Score an item from the log-likelihoods of its `requests`."""
