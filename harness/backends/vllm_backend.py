@@ -3,9 +3,10 @@
 Prompts are rendered with the tokenizer's chat template and sent as token ids (no extra BOS), exactly as
 the transformers backend encodes them. Sampling uses HF's settings (temperature, the model's
 generation_config top-k, 50 by default, top-p) with one seed per request derived from the call's seed
-and the prompt (harness/backends/sampling.py), so a resumed run samples what an uninterrupted one
-would. Requests are stepped here, not in one blocking call: each finished answer goes to `on_done`
-at once (saved, progress advanced), and what is left is aborted if the caller fails.
+and the prompt (harness/backends/sampling.py), so a resumed run uses the seeds an uninterrupted one
+would (token-for-token equal only where bf16 sums do not depend on which prompts share a step). Requests
+are stepped here, not in one blocking call: each finished answer goes to `on_done` at once (saved,
+progress advanced), and what is left is aborted if the caller fails.
 
 The engine runs in this process (VLLM_ENABLE_V1_MULTIPROCESSING=0): no spawned engine process, and a
 round's policy is swapped into the live engine (engine_pool.py) instead of starting a new one.
