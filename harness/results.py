@@ -17,16 +17,23 @@ COLUMNS = ["model", "family", "method", "round", "task", "metric", "value", "ci_
 # training scope of the row's policy (per_task | joint; empty for round 0) and the tasks whose pairs trained it
 # ("+"-joined); results.csv files written before these columns existed are read as joint (see fill_scope)
 SCOPE_COLUMNS = ["scope", "trained_on"]
+# True on the row of the task's own main metric (the scorer's `metric`; metrics.json `main_metric`), False on
+# its other metrics, empty where unknown (training and diagnostic rows, files written before the column)
+MAIN_COLUMN = "main"
 
 
 def fill_scope(df: pd.DataFrame) -> pd.DataFrame:
-    """Add the scope columns to an older results table: its trained rounds were joint, trained on unknown tasks."""
+    """Add the scope columns to an older results table: its trained rounds were joint, trained on unknown tasks
+    (and its main metrics unknown: `main` empty). `main` is read as the strings "True", "False" or ""."""
     if "scope" not in df.columns:
         df["scope"] = ["joint" if int(k) >= 1 else "" for k in df["round"]]
     if "trained_on" not in df.columns:
         df["trained_on"] = ""
-    df["scope"] = df["scope"].fillna("").astype(str)
-    df["trained_on"] = df["trained_on"].fillna("").astype(str)
+    if MAIN_COLUMN not in df.columns:
+        df[MAIN_COLUMN] = ""
+    df[MAIN_COLUMN] = [str(v) if str(v) in ("True", "False") else "" for v in df[MAIN_COLUMN]]
+    df["scope"] = df["scope"].astype(object).fillna("").astype(str)
+    df["trained_on"] = df["trained_on"].astype(object).fillna("").astype(str)
     return df
 
 
@@ -46,13 +53,14 @@ def collect_rows(run: RunDir) -> list[dict]:
                 "partial": bool(data.get("partial", False)),
                 "scope": data.get("scope", "joint" if int(data["round"]) >= 1 else ""),
                 "trained_on": data.get("trained_on", ""),
+                MAIN_COLUMN: metric == data["main_metric"] if data.get("main_metric") else "",
             })
     return rows
 
 
 def write_results(run: RunDir) -> pd.DataFrame:
     """Rebuild results.csv atomically and return it."""
-    df = pd.DataFrame(collect_rows(run), columns=COLUMNS + SCOPE_COLUMNS)
+    df = pd.DataFrame(collect_rows(run), columns=COLUMNS + SCOPE_COLUMNS + [MAIN_COLUMN])
     if not df.empty:
         df = df.sort_values(["model", "method", "round", "task", "trained_on", "metric"], kind="stable")
     atomic_write_text(run.results, df.to_csv(index=False))

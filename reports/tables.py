@@ -15,14 +15,16 @@ Z = 1.959964
 
 
 def main_metrics(df: pd.DataFrame) -> pd.DataFrame:
-    """Rows of each task's main metric: accuracy/honoured, else the task's first eval metric."""
+    """Rows of each task's main metric: the one its metrics files name (`main` column), else, for results
+    written before that column, accuracy/honoured, else the task's first other eval metric."""
     ev = df[df["kind"] == "eval"]
     if ev.empty:
         return ev
     keep = []
     for task, grp in ev.groupby("task", sort=False):
+        flagged = grp[grp["main"].astype(str) == "True"]["metric"] if "main" in grp.columns else pd.Series(dtype=object)
         names = list(dict.fromkeys(grp["metric"]))
-        main = next((m for m in MAIN_METRICS if m in names), None)
+        main = flagged.mode().iloc[0] if not flagged.empty else next((m for m in MAIN_METRICS if m in names), None)
         main = main or next((m for m in names if m not in SIDE_METRICS + LENGTH_METRICS), names[0])
         keep.append(grp[grp["metric"] == main])
     return pd.concat(keep)

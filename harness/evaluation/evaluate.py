@@ -170,7 +170,7 @@ def evaluate_task(backend: Backend, task: Task, items: list[Item], params: GenPa
     rows = [done[it.id] for it in items]
     metrics = {
         **header, "kind": "eval", "task": task.id, "family_task": task.family, "n": len(rows),
-        "generation": params.to_dict(), "scoring": task.scorer.name,
+        "generation": params.to_dict(), "scoring": task.scorer.name, "main_metric": task.metric,
         "seconds": round(time.perf_counter() - t0, 2),
         "metrics": summarize(task, rows, seed=params.seed),
     }
