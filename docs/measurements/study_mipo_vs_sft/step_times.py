@@ -60,7 +60,8 @@ def report(run: Path) -> None:
     for n in sorted(steps):
         print(f"  step {n:>2}: {fmt(steps[n][1]):>16}  {steps[n][0]}")
     total = sum(s for _, s in steps.values())
-    print(f"steps finished: {len(steps)}; their time: {fmt(total)}; after the sittings' last steps (cut short, paused): {fmt(lost)}\n")
+    print(f"steps finished: {len(steps)}; their time: {fmt(total)}; "
+          f"after the sittings' last steps (cut short, paused): {fmt(lost)}\n")
 
 
 if __name__ == "__main__":
