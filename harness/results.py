@@ -15,16 +15,16 @@ from harness.rundir import RunDir, atomic_write_text
 COLUMNS = ["model", "family", "method", "round", "task", "metric", "value", "ci_low", "ci_high", "n", "kind",
            "partial"]
 # training scope of the row's policy (per_task | joint; empty for round 0) and the tasks whose pairs trained it
-# ("+"-joined); results.csv files written before these columns existed are read as joint (see fill_scope)
+# ("+"-joined); results.csv files written before these columns existed are read as joint (see fill_columns)
 SCOPE_COLUMNS = ["scope", "trained_on"]
 # True on the row of the task's own main metric (the scorer's `metric`; metrics.json `main_metric`), False on
 # its other metrics, empty where unknown (training and diagnostic rows, files written before the column)
 MAIN_COLUMN = "main"
 
 
-def fill_scope(df: pd.DataFrame) -> pd.DataFrame:
-    """Add the scope columns to an older results table: its trained rounds were joint, trained on unknown tasks
-    (and its main metrics unknown: `main` empty). `main` is read as the strings "True", "False" or ""."""
+def fill_columns(df: pd.DataFrame) -> pd.DataFrame:
+    """Add the columns an older results table lacks: its trained rounds were joint, trained on unknown tasks,
+    and its main metrics are unknown (`main` empty). `main` is read as the strings "True", "False" or ""."""
     if "scope" not in df.columns:
         df["scope"] = ["joint" if int(k) >= 1 else "" for k in df["round"]]
     if "trained_on" not in df.columns:
@@ -93,4 +93,4 @@ def read_results(path: Path) -> pd.DataFrame:
     bad = pd.to_numeric(df["value"], errors="coerce").isna() & df["value"].notna()
     if bad.any():
         raise _damaged(path, f"line {int(bad.idxmax()) + 2} has a value that is not a number")
-    return fill_scope(df)
+    return fill_columns(df)

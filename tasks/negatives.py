@@ -80,13 +80,18 @@ def partial_question(task: Task, item: Item, rng: random.Random) -> str | None:
     return drop_sentence(item.question, rng)
 
 
-def grouped_derangement(items: list[Item], rng: random.Random) -> list[int | None]:
-    """For each item the index of another item of its pair group (None: the group has a single item)."""
+def pair_groups(items: list[Item]) -> dict[str, list[int]]:
+    """The items' indices by `meta["pair_group"]`, groups in order of first appearance."""
     groups: dict[str, list[int]] = defaultdict(list)
     for i, it in enumerate(items):
         groups[str(it.meta.get("pair_group", ""))].append(i)
+    return groups
+
+
+def grouped_derangement(items: list[Item], rng: random.Random) -> list[int | None]:
+    """For each item the index of another item of its pair group (None: the group has a single item)."""
     out: list[int | None] = [None] * len(items)
-    for members in groups.values():
+    for members in pair_groups(items).values():
         if len(members) < 2:
             continue
         for i, p in zip(members, derangement(len(members), rng)):
@@ -148,9 +153,9 @@ class Resample(Negative):
 
     def rejected(self, task, items, positives, backend, params, rng) -> Rejected:
         grouped_derangement(items, rng)  # draws as derangement does, so both strategies see the same stream
-        groups = [[j for j in range(len(items)) if items[j].meta.get("pair_group", "") == it.meta.get("pair_group", "")]
-                  for it in items]
-        other = [g[other_index(g.index(i), len(g), rng)] if len(g) > 1 else None for i, g in enumerate(groups)]
+        group_of = {i: members for members in pair_groups(items).values() for i in members}
+        other = [g[other_index(g.index(i), len(g), rng)] if len(g) > 1 else None
+                 for i, g in sorted(group_of.items())]
         sources = [items[j].id if j is not None else None for j in other]
         prompts = [task.train_messages(items[j], with_context=True) if j is not None else None for j in other]
         return generate_some(backend, prompts, params), sources, prompts

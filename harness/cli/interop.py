@@ -7,10 +7,14 @@ from typing import Optional
 
 import typer
 
-from harness.cli.options import INCLUDE, out_option, path_option
+from harness.cli.options import INCLUDE, OFFLINE, out_option, path_option
 
 export_app = typer.Typer(no_args_is_help=True,
                          help="Export tasks to lm-eval or inspect-ai with the same items, prompts and scoring.")
+
+
+LIMIT = typer.Option(None, min=1, help="At most N items per task (as `run --limit`).")
+TASKS = typer.Option(..., help="Comma-separated task ids.")
 
 
 def _offline(offline: bool) -> bool:
@@ -24,7 +28,7 @@ def score(
     predictions: Path = path_option(..., "--predictions", help='JSONL file, one {"id": ..., "output": ...} per line.'),
     out: Optional[Path] = out_option(None, help="Scored JSONL (default: <predictions>.scored.jsonl)."),
     include: list[Path] = INCLUDE,
-    offline: bool = typer.Option(False, help="Use offline data sources only."),
+    offline: bool = OFFLINE,
 ) -> None:
     """Re-score saved outputs with the task's own scorer (no model). Validates every line and id first."""
     from harness.outpaths import check_in_file, check_out_file
@@ -42,25 +46,27 @@ def score(
     typer.echo(f"scored: {target}")
 
 
-def _task_ids(tasks: str) -> list[str]:
-    return [t.strip() for t in tasks.split(",") if t.strip()]
+def _plan(tasks: str, out: Path, include: list[Path], limit: int | None, offline: bool):
+    """The export's folder checked, then the comma-separated tasks planned (items, prompts, scoring)."""
+    from harness.evaluation.export.common import plan_exports
+    from harness.outpaths import check_out_dir
+
+    check_out_dir(out)
+    return plan_exports([t.strip() for t in tasks.split(",") if t.strip()], include, limit, _offline(offline))
 
 
 @export_app.command("lm-eval")
 def export_lm_eval(
-    tasks: str = typer.Option(..., help="Comma-separated task ids."),
+    tasks: str = TASKS,
     out: Path = out_option(..., help="Folder for the YAMLs, data and utils.py."),
-    limit: Optional[int] = typer.Option(None, min=1, help="At most N items per task (as `run --limit`)."),
+    limit: Optional[int] = LIMIT,
     include: list[Path] = INCLUDE,
-    offline: bool = typer.Option(False, help="Use offline data sources only."),
+    offline: bool = OFFLINE,
 ) -> None:
     """lm-eval 0.4.13 task YAMLs whose scoring calls mipo-bench's Task.score (use --apply_chat_template)."""
-    from harness.evaluation.export.common import plan_exports
     from harness.evaluation.export.lmeval import export_lmeval
-    from harness.outpaths import check_out_dir
 
-    check_out_dir(out)
-    exports = plan_exports(_task_ids(tasks), include, limit, _offline(offline))
+    exports = _plan(tasks, out, include, limit, offline)
     for path in export_lmeval(exports, out, include):
         typer.echo(f"wrote {path}")
     typer.echo(f"run: lm_eval --include_path {out.expanduser().resolve()} --tasks "
@@ -69,19 +75,16 @@ def export_lm_eval(
 
 @export_app.command("inspect")
 def export_inspect_cmd(
-    tasks: str = typer.Option(..., help="Comma-separated task ids."),
+    tasks: str = TASKS,
     out: Path = out_option(..., help="Folder for the task file and data."),
-    limit: Optional[int] = typer.Option(None, min=1, help="At most N items per task (as `run --limit`)."),
+    limit: Optional[int] = LIMIT,
     include: list[Path] = INCLUDE,
-    offline: bool = typer.Option(False, help="Use offline data sources only."),
+    offline: bool = OFFLINE,
 ) -> None:
     """An inspect-ai task file whose scorer calls mipo-bench's Task.score."""
-    from harness.evaluation.export.common import plan_exports
     from harness.evaluation.export.inspect_eval import export_inspect
-    from harness.outpaths import check_out_dir
 
-    check_out_dir(out)
-    exports = plan_exports(_task_ids(tasks), include, limit, _offline(offline))
+    exports = _plan(tasks, out, include, limit, offline)
     path = export_inspect(exports, out, include)
     typer.echo(f"wrote {path}")
     typer.echo(f"run: inspect eval {path}@{exports[0].name} --model <provider/model>")

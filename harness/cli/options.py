@@ -1,4 +1,4 @@
-"""Options shared by the commands: path options that refuse an empty value, `--out` and `--include`."""
+"""Options shared by the commands: path options that refuse an empty value, `--out`, `--include`, `--offline`."""
 
 from __future__ import annotations
 
@@ -44,3 +44,4 @@ def out_option(default: Any, help: str) -> Any:
 
 
 INCLUDE = path_option([], "--include", help="Folder with user task modules (repeatable).")
+OFFLINE = typer.Option(False, help="Use offline data sources only.")

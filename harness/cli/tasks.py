@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from harness.cli.options import INCLUDE
+from harness.cli.options import INCLUDE, OFFLINE
 from harness.errors import UserError
 from harness.output import JSON_HELP, Column, emit, emit_json
 
@@ -39,8 +39,7 @@ def show(task: str = typer.Argument(...), include: list[Path] = INCLUDE,
 
 
 @tasks_app.command()
-def validate(task: str = typer.Argument(...), include: list[Path] = INCLUDE,
-             offline: bool = typer.Option(False, help="Use offline data sources only.")) -> None:
+def validate(task: str = typer.Argument(...), include: list[Path] = INCLUDE, offline: bool = OFFLINE) -> None:
     """Load the first items, render one prompt, and check the gold answer scores as correct."""
     from tasks.loader import load_data, summary
     from tasks.registry import TaskRegistry
