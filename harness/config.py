@@ -89,7 +89,10 @@ class TrainingConfig(Strict):
     lr_scheduler_type: str = "cosine_with_min_lr"  # the authors': cosine to a floor of 0.1x the peak
     warmup_ratio: float = Field(default=0.03, ge=0, le=1)
     per_device_batch_size: int = Field(default=1, gt=0)
-    gradient_accumulation_steps: int = Field(default=4, gt=0)
+    # pairs per optimizer step over all devices; None: 4 (the paper's), or per_device x accumulation x devices
+    # when gradient_accumulation_steps is set. Accumulation is derived from it (mipo/batching.py)
+    global_batch_size: int | None = Field(default=None, gt=0)
+    gradient_accumulation_steps: int | None = Field(default=None, gt=0)  # None: derived from the global batch
     epochs: float = Field(default=1.0, gt=0)
     max_length: int = Field(default=2048, gt=0)  # prompt + response; the 8-shot GSM8K prompt alone is ~900 tokens
     lora_r: int = Field(default=16, gt=0)

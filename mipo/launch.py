@@ -70,7 +70,8 @@ def _resolved_copy(config: Path, train_dir: Path) -> Path:
     return out
 
 
-def _visible_gpus() -> int:
+def visible_gpus() -> int:
+    """CUDA devices this process sees (0 without CUDA)."""
     import torch
 
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
@@ -83,7 +84,7 @@ def launch(train_dir: Path, accelerate_config: str) -> tuple[Policy, dict]:
     if exe is None:
         raise UserError("training.launcher: accelerate, but the `accelerate` command is not installed")
     cmd = [exe, "launch", "--config_file", str(_resolved_copy(resolve_config(accelerate_config), train_dir))]
-    gpus = _visible_gpus()
+    gpus = visible_gpus()
     if gpus:
         cmd += ["--num_processes", str(gpus)]
     cmd += ["-m", "mipo.launch", str(train_dir)]

@@ -25,6 +25,7 @@ from harness.config import TrainingConfig
 from harness.devices import cpu_has_fast_bf16
 from harness.progress_hooks import trainer_callback
 from harness.rundir import seal_folder
+from mipo.batching import accumulation_steps
 from mipo.precision import check_trainable, weights_dtype
 from mipo.weight_change import full_change, lora_change
 
@@ -100,7 +101,7 @@ def _common_args(cfg: TrainingConfig, out_dir: Path, device: str, lora: bool) ->
         adam_beta1=cfg.adam_beta1, adam_beta2=cfg.adam_beta2, weight_decay=cfg.weight_decay,
         lr_scheduler_type=cfg.lr_scheduler_type, warmup_steps=float(min(cfg.warmup_ratio, 0.999)),
         per_device_train_batch_size=cfg.per_device_batch_size,
-        gradient_accumulation_steps=cfg.gradient_accumulation_steps, num_train_epochs=cfg.epochs,
+        gradient_accumulation_steps=accumulation_steps(cfg), num_train_epochs=cfg.epochs,
         max_length=cfg.max_length, logging_steps=1, save_strategy="no", report_to=cfg.report_to or "none",
         run_name=run_name(out_dir),
         bf16=bf16, use_cpu=device == "cpu", gradient_checkpointing=device == "cuda" and not lora,

@@ -86,6 +86,7 @@ def build_report(runs: list[Path], out: Path) -> Path:
     df = load_results(opened)
     banners = [f"PARTIAL RUN: {r} was evaluated on a subset of items (--limit / task limit); numbers are not "
                "comparable to full runs." for r in meta.partial_runs(opened, df)]
+    banners += meta.label_leak_banners(opened)
     if df.empty:
         banners.append("No results yet.")
         sections = [Section("Runs", "", meta.runs_table(opened, df))]

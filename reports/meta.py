@@ -51,8 +51,19 @@ def data_table(runs: list[Run]) -> pd.DataFrame:
                          "source": f"{src.get('kind', '?')}:{src.get('name', '?')}", "split": src.get("split"),
                          "why this source": (info.get("data") or {}).get("reason"),
                          "items": f"{info.get('n_eval')} of {info.get('eval_pool')}",
-                         "train/eval overlap": disj.get("overlap"), "partial": "PARTIAL" if info.get("partial") else ""})
+                         "train/eval overlap": disj.get("overlap"), "partial": "PARTIAL" if info.get("partial") else "",
+                         "label leak": "LABEL LEAK" if info.get("label_leak") else ""})
     return pd.DataFrame(rows)
+
+
+def label_leak_banners(runs: list[Run]) -> list[str]:
+    """One banner per task whose manifest records a label leak (tasks/base.py `label_leak`), with the reason."""
+    leaks: dict[str, tuple[str, list[str]]] = {}
+    for r in runs:
+        for task, info in (r.manifest.get("tasks") or {}).items():
+            if info.get("label_leak"):
+                leaks.setdefault(task, (info["label_leak"], []))[1].append(r.label)
+    return [f"LABEL LEAK in {task} ({', '.join(labels)}): {why}" for task, (why, labels) in sorted(leaks.items())]
 
 
 def partial_runs(runs: list[Run], df: pd.DataFrame) -> list[str]:

@@ -101,6 +101,9 @@ class Task(ABC):
     train_generation: ClassVar[GenerationSettings] = GenerationSettings(temperature=0.1, top_p=0.9, greedy=False)
     scorer: Scorer = None  # type: ignore[assignment]  # a fixed scorer; tasks offering several: `scorer_choices`
     Options: ClassVar[type[BaseModel]] = NoOptions
+    # why the task's prompt or scoring sees (part of) the answer it is scored against; None when it does not.
+    # Shown by `tasks show`, recorded in the manifest and flagged in reports; such tasks stay out of default suites.
+    label_leak: ClassVar[str | None] = None
 
     def __init__(self, options: dict | None = None):
         self.options = self.Options.model_validate(options or {})
@@ -200,4 +203,5 @@ class Task(ABC):
             "scorers": self.scorers(),
             "options": self.options.model_dump(),
             "measured_truncation": measured_truncation(self.id),
+            "label_leak": self.label_leak,
         }

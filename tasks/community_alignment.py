@@ -1,17 +1,24 @@
-"""Community Alignment (facebook/community-alignment-dataset, hub only).
+"""Community Alignment (facebook/community-alignment-dataset, hub only). LEAKS THE LABEL: see LABEL_LEAK.
 
-Each row is one annotator's conversation (real column names): `conversation_id`, `annotator_id`,
-`assigned_lang` ("en", "fr", "it", "pt", "hi"), `first_turn_prompt`, four candidates
-`first_turn_response_a`..`_d`, the preferred one `first_turn_preferred_response` ("response_a".."d"),
-and the annotator's written reason `first_turn_feedback` (later turns and `annotator_*` demographics
-are not used). User context = what the user asked for, in their own words: the written feedback on
-the first turn (the authors use an `instructions` field, ca.py:96; the feedback is the dataset's own
-text for it). Demographics never become preferences; rows without feedback (or with a placeholder
-such as "none") are skipped. Conversations whose `assigned_lang` is not in the option `languages`
-(default ["en"]; null = all) are skipped. End-of-text markers (<|end_of_text|> ...) are stripped from
-candidates. Prompt and sampling as in tasks/personal.py; the judge sees the full prompt with the
-requirements (ca.py:90). 1/5 of prompts (by hash of the prompt text) are evaluated, the rest are MIPO
-prompts, so a prompt shown to many annotators sits in one pool only.
+Each row is one annotator's conversation. Its columns (the dataset's real names): `conversation_id`,
+`annotator_id`, `assigned_lang` ("en", "fr", "it", "pt", "hi"); per turn t in first..fourth
+`t_turn_prompt`, four candidates `t_turn_response_a`..`_d` (and `t_turn_responses`), the preferred one
+`t_turn_preferred_response` ("response_a".."d") and the annotator's written reason `t_turn_feedback`;
+demographics `annotator_age`, `_gender`, `_education_level`, `_political`, `_ethnicity`, `_country`;
+flags `is_pregenerated_first_prompt`, `in_balanced_subset`, `in_balanced_subset_10`.
+
+No column holds a preference the user stated before seeing responses: the prompts are the request
+itself (later-turn prompts are written after reading the first responses), the demographics are not
+preferences (the authors never use them), and the only preference text is `first_turn_feedback`, the
+annotator's justification of the candidate they picked, written after reading all four. It is the
+user context here (the authors' `instructions`, ca.py:96, come from a preprocessing step they did not
+release; the dataset has no such column), so the prompt and the judge's rubric describe the reference
+response: `label_leak` marks the task, `tasks show`, manifests and reports say so, and no default suite
+lists it. Rows without feedback (or with a placeholder such as "none") are skipped. Conversations whose
+`assigned_lang` is not in the option `languages` (default ["en"]; null = all) are skipped. End-of-text
+markers (<|end_of_text|> ...) are stripped from candidates. Prompt and sampling as in tasks/personal.py;
+the judge sees the full prompt with the requirements (ca.py:90). 1/5 of prompts (by hash of the prompt
+text) are evaluated, the rest are MIPO prompts, so a prompt shown to many annotators sits in one pool only.
 """
 
 from __future__ import annotations
@@ -31,6 +38,13 @@ REQUIRED = ("conversation_id", "annotator_id", "assigned_lang", PROMPT, PREFERRE
 
 
 Language = Literal["en", "fr", "it", "pt", "hi"]
+
+
+LABEL_LEAK = ("the user's preference is the annotator's first_turn_feedback, written after reading the four candidate "
+              "responses to justify the one they picked: it describes the reference (preferred) response, so the label "
+              "leaks into the prompt and into the judge's rubric. The dataset has no preference stated before the "
+              "responses were seen. Win rates measure agreement with that justification, not personalization; the "
+              "task is kept out of the default suites.")
 
 
 class CAOptions(PersonalOptions):
@@ -85,8 +99,9 @@ def ca_items(rows, languages: list[str] | tuple[str, ...] | None = ("en",)) -> l
 
 class CommunityAlignment(PersonalTask):
     id = "community_alignment"
-    description = ("Community Alignment (hub): the annotator's written feedback (what they asked for) as context, "
-                   "English by default; judge win rate vs the preferred response")
+    description = ("Community Alignment (hub), LABEL LEAK: the context is the annotator's feedback written after seeing "
+                   "the responses; judge win rate vs the preferred response, English by default")
+    label_leak = LABEL_LEAK
     Options = CAOptions
     judge_sees_requirements = True
 

@@ -8,8 +8,10 @@ prism.py:243, ca.py:131); a reply with no integer, or one outside 1-5, is *unpar
 Calls are greedy (the authors sample at T 0.1, top-p 0.9; greedy keeps reruns identical).
 
 The judge model is a suite key (`judge: {model: ..., provider: ...}`) or the task options
-`judge_model` / `judge_provider`. The authors' judges (prism.py:24-27, ca.py:75-79):
-meta-llama/Meta-Llama-3-8B-Instruct by default, Qwen/Qwen2.5-14B-Instruct with `--use_qwen`.
+`judge_model` / `judge_provider`. The authors' judge: Qwen/Qwen2.5-14B-Instruct (`--use_qwen`,
+prism.py:24-25, ca.py:75-76), the judge their reference scores are named after (prism.py:105-106 writes
+only `prism500_qwen14b_scored.jsonl`; mb.py:80-82 picks Qwen for any result file named "qwen"); their
+argparse default without `--use_qwen` is meta-llama/Meta-Llama-3-8B-Instruct (prism.py:26-27, ca.py:78-79).
 A judge is a transformers model (alias, local folder or hub id, run with harness/backends/hf.py) or,
 with provider `inspect`, an inspect-ai model name ("openai/gpt-4o", "hf/...").
 """
@@ -30,8 +32,8 @@ JUDGE_SYSTEM = (
     "Only respond with a number between 1 and 5 and do not provide an explanation."
 )
 JUDGE_USER = "User: {question}\n\nAssistant: {response}\n\nUser's preference: {preference}"
-AUTHORS_JUDGE = "meta-llama/Meta-Llama-3-8B-Instruct"
-AUTHORS_JUDGE_ALT = "Qwen/Qwen2.5-14B-Instruct"
+AUTHORS_JUDGE = "Qwen/Qwen2.5-14B-Instruct"  # --use_qwen; their reference scores carry its name
+AUTHORS_JUDGE_ALT = "meta-llama/Meta-Llama-3-8B-Instruct"  # their argparse default
 _INT = re.compile(r"\d+")
 
 

@@ -22,7 +22,8 @@ MC_INSTRUCTION = ("You are a helpful assistant. The following is a multiple choi
 MC_REMINDER = "Your response should end with \"The answer is: <X>\", where X is the correct letter choice."
 LETTER_PROTOCOL = ("the authors' prompt (arc.py:65-69); first valid letter after 'The answer is' (else a lone leading "
                    "letter), after removing copies of the prompt; accuracy_authors = first stand-alone A-D after the "
-                   "first 'the answer is' (arc.py:89-95); no answer = no letter found")
+                   "first 'the answer is' of the raw output, echoes included (arc.py:89-95); no answer = no letter "
+                   "found")
 LOGLIK_PROTOCOL = ("raw 'Question: q\\nAnswer:' + ' choice'; acc (reported as accuracy) = max log p; acc_norm per "
                    "character; mutual info against the context 'Answer:'")
 
@@ -74,7 +75,7 @@ class McTask(Task):
         """The generative rule: the letter after 'The answer is' (and the authors' reading of it)."""
         text = mc_echo_free(output, item.question, item.choices)
         letter = extract_letter(text, len(item.choices))
-        authors = extract_authors_letter(text)
+        authors = extract_authors_letter(output)  # the raw output, as the authors read it (arc.py:89-95)
         return Score(extracted=letter, score=float(letter == item.target),
                      extra={"accuracy_authors": float(authors == item.target)}, details={"extracted_authors": authors})
 

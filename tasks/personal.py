@@ -104,7 +104,9 @@ class PersonalTask(Task):
     def judge_info(self) -> dict[str, Any]:
         """The judge the options name, and the authors' judges (for `tasks show`)."""
         return {"model": self.options.judge_model, "provider": self.options.judge_provider,
-                "authors": f"{AUTHORS_JUDGE} (default) or {AUTHORS_JUDGE_ALT} (prism.py:24-27, ca.py:75-79)"}
+                "authors": f"{AUTHORS_JUDGE} (--use_qwen, the judge their reference scores are named after: "
+                           f"prism.py:105-106) or {AUTHORS_JUDGE_ALT} (their argparse default; prism.py:24-27, "
+                           "ca.py:75-79)"}
 
     def judge(self) -> Judge:
         if self._judge is None:

@@ -18,6 +18,7 @@ import yaml
 
 import harness.evaluation.plan
 from harness.config import SuiteConfig, TaskSpec
+from mipo.batching import world_size
 from mipo.train import _common_args, default_learning_rate
 from tasks.base import DataSource, DataSplit, Item
 from tasks.registry import TaskRegistry
@@ -99,7 +100,8 @@ def training_settings(cfg: SuiteConfig) -> dict[str, Any]:
         "training.weight_decay": args["weight_decay"], "training.lr_scheduler": args["lr_scheduler_type"],
         "training.min_lr_rate": (args.get("lr_scheduler_kwargs") or {}).get("min_lr_rate", 0.0),
         "training.warmup_ratio": warmup, "training.micro_batch": args["per_device_train_batch_size"],
-        "training.global_batch": args["per_device_train_batch_size"] * args["gradient_accumulation_steps"],
+        "training.global_batch": args["per_device_train_batch_size"] * args["gradient_accumulation_steps"]
+        * world_size(),
         "training.epochs": args["num_train_epochs"], "training.bf16_autocast": bool(args["bf16"]),
         "training.weights_dtype": t.weights_dtype, "training.zero_stage": _zero_stage(cfg),
         "training.scope": t.scope, "training.seed": args["seed"],
@@ -113,6 +115,7 @@ def effective(cfg: SuiteConfig, task_ids: list[str]) -> dict[str, Any]:
         "suite.seed": cfg.seed, "suite.rounds": cfg.rounds, "suite.tasks": sorted(t.id for t in cfg.tasks),
         "suite.models": sorted(m.id for m in cfg.models),
         "mipo.train_prompts_per_round": cfg.mipo.train_prompts_per_round,
+        "mipo.diagnostics_prompts": cfg.mipo.diagnostics_prompts,
         **training_settings(cfg),
     }
     for tid in task_ids:

@@ -42,6 +42,7 @@ class TaskPlan:
             "train_source": self.split.train_source.__dict__, "generation": self.gen.to_dict(),
             "train_generation": self.train_gen.to_dict(), "options": self.task.options.model_dump(),
             "disjointness": self.disjoint, "data": self.data, "code_version": self.code_version,
+            "label_leak": self.task.label_leak,
         }
 
 

@@ -31,6 +31,7 @@ from harness.run.evaluate_round import RoundEval, evaluate_round
 from harness.run.manifest import check_resume, read_manifest, suite_dump, write_manifest
 from harness.run.steps import Evaluate, Finish, Record, Resolve, Step, Train, build_plan
 from harness.rundir import RunDir, RunLock, clean_stale_tmp
+from mipo.batching import batch_problem, planned_world_size
 from mipo.precision import precision_problem
 from mipo.rounds import RoundInputs, finished_policy, run_relative_policy, run_round
 from mipo.train import Policy
@@ -98,6 +99,8 @@ class SuiteRunner:
         plans = build_plans(self.cfg, self.opts.limit, not hub_ok, log=log, hub_why=why)
         for p in plans:
             log(f"{p.task.id} data: {data_summary(p.data)}")
+            if p.task.label_leak:
+                log(f"{p.task.id}: LABEL LEAK: {p.task.label_leak}")
         check_resume(self.run, cfg_dump, cfg_hash, {p.task.id: p.manifest() for p in plans})
         return plans, not hub_ok
 
@@ -121,9 +124,12 @@ class SuiteRunner:
         return self.cfg.training.mode == "lora" or (self.cfg.training.mode == "auto" and self.device == "cpu")
 
     def _check_training(self) -> None:
-        """Refuse, before any work, bf16/fp16 weights under a plain optimizer and unknown TRL pass-through fields."""
+        """Refuse, before any work, bf16/fp16 weights under a plain optimizer, a global batch the training processes
+        cannot split evenly and unknown TRL pass-through fields."""
         trains = self.cfg.rounds > 0 and bool(trained(self.cfg.methods))
         problem = precision_problem(self.cfg.training, self._lora()) if trains else None
+        problem = problem or (batch_problem(self.cfg.training, planned_world_size(self.cfg.training)) if trains
+                              else None)
         if problem:
             raise UserError(problem)
         if trains and (self.cfg.training.dpo_args or self.cfg.training.sft_args):

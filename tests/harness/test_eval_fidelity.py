@@ -114,12 +114,15 @@ def test_gsm8k_adversarial_answers_score_zero(output, prompt):
 @pytest.mark.parametrize("target", ["A", "B", "C", "D"])
 def test_arc_adversarial_answers_score_zero(output, target):
     """Whatever the gold letter, a copied prompt (which contains every choice letter and 'The answer is: <X>'),
-    the copied choices, an empty or off-topic answer score 0 (also as the authors' extraction reads them)."""
+    the copied choices, an empty or off-topic answer score 0. accuracy_authors reads the raw output as the
+    authors do (arc.py:89-95): the only one of these it scores is the copied prompt, whose reminder's "the
+    answer is" is followed by the choice line "A: ..." (an artefact of their reading, kept in that column)."""
     item = Item(id="a2", question=ARC.question, choices=ARC.choices, target=target)
     task = ArcChallenge()
     text = task.messages(item)[0]["content"] if output == "mc" else output
     sc = task.score(text, item)
-    assert sc.extracted is None and sc.score == 0.0 and sc.extra["accuracy_authors"] == 0.0
+    assert sc.extracted is None and sc.score == 0.0
+    assert sc.extra["accuracy_authors"] == float(output == "mc" and target == "A")
 
 
 def test_arc_real_answers_score():

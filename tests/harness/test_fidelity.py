@@ -174,3 +174,31 @@ def test_arc_authors_extraction_is_theirs():
     ns = _run_authors("arc.py", 89, 95, df=pd.DataFrame({"response": ARC_OUTPUTS}))
     theirs = [None if pd.isna(x) else x for x in ns["df"]["pred_answer"]]
     assert [extract_authors_letter(o) for o in ARC_OUTPUTS] == theirs
+
+
+ECHOED = ['Your response should end with "The answer is: <X>", where X is the correct letter choice. A plant takes in '
+          'carbon dioxide. The answer is: B',
+          'Which gas do plants take in?\n\nA: oxygen\nB: carbon dioxide\nC: helium\nD: argon\n\nThe answer is: B',
+          "I think it is carbon dioxide, so the answer is B."]
+
+
+@needs_ref
+def test_arc_accuracy_authors_reads_the_raw_output_as_theirs():
+    """accuracy_authors applies their lines to the whole output, echoed prompt text included (arc.py:89-95)."""
+    pd = pytest.importorskip("pandas")
+    item = Item(id="q", question="Which gas do plants take in?", target="B",
+                choices=("oxygen", "carbon dioxide", "helium", "argon"))
+    outputs = ARC_OUTPUTS + ECHOED
+    ns = _run_authors("arc.py", 89, 95, df=pd.DataFrame({"response": outputs}))
+    theirs = [None if pd.isna(x) else x for x in ns["df"]["pred_answer"]]
+    scores = [ArcChallenge().score(o, item) for o in outputs]
+    assert [s.details["extracted_authors"] for s in scores] == theirs
+    assert [s.extra["accuracy_authors"] for s in scores] == [float(t == "B") for t in theirs]
+    assert theirs[len(ARC_OUTPUTS)] == "A" and scores[len(ARC_OUTPUTS)].extracted == "B"  # the echo decides theirs
+
+
+@pytest.mark.parametrize("gpus", [1, 2, 4])
+def test_paper_global_batch_holds_on_several_gpus(gpus, entries, monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", str(gpus))  # what accelerate sets in each training process
+    problems = [p for p in mismatches(load_suite(SUITE), entries) if p.startswith("training.global_batch")]
+    assert not problems, problems

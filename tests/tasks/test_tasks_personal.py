@@ -31,18 +31,24 @@ CONVS = [{"conversation_id": f"c{i}", "user_id": f"u{i % 20}", "opening_prompt":
               {"turn": 1, "role": "model", "content": "later", "if_chosen": True}]} for i in range(60)]
 
 
+TURNS = ("first", "second", "third", "fourth")
+
+
 def ca_row(i: int, **over) -> dict:
-    """A row with the dataset's real columns (first turn filled, later turns empty, demographics set)."""
-    row = {"conversation_id": 1000 + i, "annotator_id": 70 + i % 7, "assigned_lang": "en",
-           "first_turn_prompt": f"Prompt {i % 8}?", "first_turn_response_a": "alpha<|end_of_text|>",
-           "first_turn_response_b": "beta", "first_turn_response_c": "gamma", "first_turn_response_d": "delta",
-           "first_turn_preferred_response": "response_b",
-           "first_turn_feedback": "I prefer answers that give concrete steps.",
-           "second_turn_prompt": None, "second_turn_preferred_response": None, "second_turn_feedback": None,
-           "annotator_age": "18-34", "annotator_gender": "Female", "annotator_country": "Kenya",
-           "annotator_education_level": "Post-secondary graduate", "annotator_political": "Prefer not to say",
-           "annotator_ethnicity": "Prefer not to say", "is_pregenerated_first_prompt": True,
-           "in_balanced_subset": False, "in_balanced_subset_10": False}
+    """A row with every column of the dataset (facebook/community-alignment-dataset): four turns of prompt, four
+    candidates, preferred candidate and feedback (first turn filled, later turns empty), demographics, flags."""
+    row = {"conversation_id": 1000 + i, "annotator_id": 70 + i % 7, "assigned_lang": "en"}
+    for t in TURNS:
+        row.update({f"{t}_turn_prompt": None, f"{t}_turn_responses": None, f"{t}_turn_preferred_response": None,
+                    f"{t}_turn_feedback": None, **{f"{t}_turn_response_{x}": None for x in "abcd"}})
+    row.update({"first_turn_prompt": f"Prompt {i % 8}?", "first_turn_response_a": "alpha<|end_of_text|>",
+                "first_turn_response_b": "beta", "first_turn_response_c": "gamma", "first_turn_response_d": "delta",
+                "first_turn_preferred_response": "response_b",
+                "first_turn_feedback": "I prefer answers that give concrete steps.",
+                "annotator_age": "18-34", "annotator_gender": "Female", "annotator_country": "Kenya",
+                "annotator_education_level": "Post-secondary graduate", "annotator_political": "Prefer not to say",
+                "annotator_ethnicity": "Prefer not to say", "is_pregenerated_first_prompt": True,
+                "in_balanced_subset": False, "in_balanced_subset_10": False})
     return {**row, **over}
 
 
@@ -215,7 +221,7 @@ def test_parse_score():
 def test_judge_required_and_suite_config(hub):
     task = ca.CommunityAlignment()
     item = task.load(offline=False).eval_items[0]
-    with pytest.raises(UserError, match="needs a judge.*Meta-Llama-3-8B-Instruct"):
+    with pytest.raises(UserError, match="needs a judge.*Qwen2.5-14B-Instruct"):
         task.score("x", item)
 
     class Cfg:
@@ -257,3 +263,52 @@ def test_offline_fails_in_one_line():
         with pytest.raises(UserError) as e:
             task.load(offline=True)
         assert "\n" not in str(e.value)
+
+
+def test_community_alignment_is_marked_as_leaking_the_label(hub):
+    """The only preference text of the real schema is feedback written after seeing the responses: the task says so."""
+    from harness.evaluation.plan import plan_task
+    from harness.config import SuiteConfig, TaskSpec
+
+    follow_up = ca_row(0, second_turn_prompt="Shorter please.", second_turn_feedback="Liked the short one.",
+                       second_turn_response_a="x", second_turn_preferred_response="response_a")
+    item = ca.ca_items([follow_up])[0]
+    assert item.context == "I prefer answers that give concrete steps."  # first-turn feedback only, no later turn
+    task = ca.CommunityAlignment()
+    shown = task.describe()
+    assert "first_turn_feedback" in shown["label_leak"] and "after" in shown["label_leak"]
+    assert "LABEL LEAK" in shown["description"]
+    assert prism.Prism().describe()["label_leak"] is None
+    cfg = SuiteConfig(models=["m"], tasks=[TaskSpec(id="community_alignment")])
+    plan = plan_task(task, cfg.tasks[0], cfg, offline=False, limit=2)
+    assert plan.manifest()["label_leak"] == ca.LABEL_LEAK
+
+
+def test_no_default_suite_lists_a_leaking_task():
+    from pathlib import Path
+
+    from harness.config import load_suite
+    from tasks.registry import TaskRegistry
+
+    reg = TaskRegistry(use_entry_points=False)
+    leaking = {tid for tid in reg.ids() if reg.get(tid).label_leak}
+    assert "community_alignment" in leaking
+    suites = sorted((Path(__file__).resolve().parents[2] / "suites").glob("*.yaml"))
+    assert suites
+    for path in suites:
+        assert not leaking & {t.id for t in load_suite(path).tasks}, path.name
+
+
+def test_reports_and_tasks_show_flag_the_leak(tmp_path, monkeypatch, capsys):
+    from reliability_helpers import run_cli
+    from reports.load import Run
+    from reports.meta import data_table, label_leak_banners
+
+    code, out, err = run_cli(["tasks", "show", "community_alignment"], monkeypatch, capsys)
+    assert code == 0, err
+    assert json.loads(out)["label_leak"] == ca.LABEL_LEAK
+    runs = [Run("a", tmp_path, {"tasks": {"community_alignment": {"label_leak": ca.LABEL_LEAK}, "gsm8k": {}}}),
+            Run("b", tmp_path, {"tasks": {"gsm8k": {"label_leak": None}}})]
+    banners = label_leak_banners(runs)
+    assert banners == [f"LABEL LEAK in community_alignment (a): {ca.LABEL_LEAK}"]
+    assert list(data_table(runs)["label leak"]) == ["LABEL LEAK", "", ""]
