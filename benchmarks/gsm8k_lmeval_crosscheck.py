@@ -116,6 +116,12 @@ def answer_vllm_version_lookup() -> None:
     from harness.backends.vllm_backend import configure_env
 
     configure_env("cpu")
+    from vllm.platforms import current_platform
+
+    # vLLM finds its platform from its own distribution's metadata: resolve it before answering for `vllm`
+    # (else, when lm-eval starts the first engine of the process, no platform is found: "Device string must
+    # not be empty")
+    assert current_platform.device_type
     original = md.version
 
     def version(name: str) -> str:
