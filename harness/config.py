@@ -110,6 +110,7 @@ class TrainingConfig(Strict):
     # further DPOConfig / SFTConfig fields, passed through (checked against TRL's config; the settings above win)
     dpo_args: dict[str, Any] = Field(default_factory=dict)
     sft_args: dict[str, Any] = Field(default_factory=dict)
+    grpo_args: dict[str, Any] = Field(default_factory=dict)  # GRPOConfig fields for rlvr / rlaif (mipo/grpo.py)
     seed: int = 42
     launcher: Literal["inprocess", "accelerate"] = "inprocess"  # accelerate: multi-GPU via `accelerate launch`
     accelerate_config: str = "configs/accelerate_zero2.yaml"
@@ -127,6 +128,19 @@ class MipoConfig(Strict):
     @classmethod
     def _budget(cls, v: Any) -> Any:
         return _pair_budget(v)
+
+
+class VerifiedConfig(Strict):
+    """The positive control `verified_dpo`: k sampled answers per train prompt, ranked by the task's scorer."""
+
+    samples_per_prompt: int = Field(default=4, ge=2)
+    sampling: GenerationConfig | None = None  # over the task's train sampling (e.g. a higher temperature)
+
+
+class RlaifConfig(Strict):
+    """The `rlaif` judge: the initial model, frozen, answering the authors' 1-5 rubric."""
+
+    judge_max_new_tokens: int = Field(default=16, gt=0, le=MAX_NEW_TOKENS)
 
 
 class JudgeConfig(Strict):
@@ -156,6 +170,8 @@ class SuiteConfig(Strict):
     generation: GenerationConfig = GenerationConfig()
     training: TrainingConfig = TrainingConfig()
     mipo: MipoConfig = MipoConfig()
+    verified_dpo: VerifiedConfig = VerifiedConfig()
+    rlaif: RlaifConfig = RlaifConfig()
     judge: JudgeConfig | None = None
     _base_dir: Path | None = PrivateAttr(default=None)  # the suite file's folder; not part of the config hash
 
@@ -192,7 +208,7 @@ class SuiteConfig(Strict):
     @model_validator(mode="after")
     def _engine(self) -> "SuiteConfig":
         blocks = [(f"tasks.{t.id}.generation", t.generation) for t in self.tasks] + \
-            [("mipo.sampling", self.mipo.sampling)]
+            [("mipo.sampling", self.mipo.sampling), ("verified_dpo.sampling", self.verified_dpo.sampling)]
         for where, block in blocks:
             if block is not None and block.engine is not None:
                 raise ValueError(f"{where}.engine: the engine is set once per suite, under generation.engine")

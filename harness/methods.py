@@ -1,7 +1,10 @@
 """The registry of methods a suite compares; the config's `methods:` values are its keys.
 
-A method says whether it trains, with which objective (`mipo.train` maps an objective to its trainer)
-and, where it overrides the task's, which negative strategy builds its pairs.
+A method says whether it trains, with which objective (`mipo.train` maps dpo/sft to its trainer,
+`mipo.grpo` trains grpo), how its round's training data is built (`pairs`: MIPO's negatives or
+`verified` pairs ranked by the task's scorer; grpo methods build no pairs, TRL samples rollouts),
+its GRPO reward (`reward`: the task's scorer against the gold, or the authors' 1-5 judge rubric) and,
+where it overrides the task's, which negative strategy builds its pairs.
 """
 
 from __future__ import annotations
@@ -16,8 +19,10 @@ class Method:
 
     name: str
     trains: bool
-    objective: Literal["dpo", "sft"] | None = None
+    objective: Literal["dpo", "sft", "grpo"] | None = None
     negative: str | None = None  # the pairs' negative strategy when the method fixes it (else the task's)
+    pairs: Literal["negatives", "verified"] = "negatives"  # dpo/sft: how the round's pairs are built
+    reward: Literal["gold", "judge"] | None = None  # grpo: the reward function (mipo/rewards.py)
     description: str = ""
 
 
@@ -27,6 +32,13 @@ METHODS: dict[str, Method] = {m.name: m for m in (
     # trains on the chosen side only: the cheapest negative (no generation) fills the pairs' other side
     Method("sft_self", trains=True, objective="sft", negative="derangement",
            description="SFT on the model's own answers"),
+    # the positive control: uses the gold label MIPO does not (mipo/verified.py)
+    Method("verified_dpo", trains=True, objective="dpo", pairs="verified",
+           description="DPO on (an answer the task's scorer passes, one it fails) to the same prompt"),
+    Method("rlvr", trains=True, objective="grpo", reward="gold",
+           description="GRPO, reward = the task's scorer against the gold answer"),
+    Method("rlaif", trains=True, objective="grpo", reward="judge",
+           description="GRPO, reward = the authors' 1-5 rubric judged by the initial model"),
 )}
 DEFAULT_METHOD = "mipo"  # a suite without `methods:` runs this one
 BASELINE = next(m.name for m in METHODS.values() if not m.trains)  # the method round 0 is recorded under

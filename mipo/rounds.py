@@ -29,6 +29,7 @@ from harness.evaluation.plan import TaskPlan, round_prompts
 from harness.evaluation.provenance import round_check
 from harness.rundir import (append_jsonl, atomic_write_json, from_run_relative, read_jsonl, run_relative,
                             sealed_problem, write_jsonl)
+from mipo import verified
 from mipo.pairs import NEGATIVE_SEED_OFFSET, build_pairs, check_provenance
 from mipo.train import Policy, train_dpo, train_sft
 from tasks.negatives import NEGATIVES
@@ -119,6 +120,37 @@ def _positives(backend: Backend, plan: TaskPlan, items, path: Path, params) -> l
     return [done[(plan.task.id, it.id)] for it in items]
 
 
+def _negative_pairs(backend: Backend, plan: TaskPlan, items, inp: RoundInputs, round_dir: Path,
+                    round_k: int) -> tuple[list[dict], dict]:
+    """MIPO's pairs (and sft_self's): the policy's answers against the task's (or method's) negatives."""
+    inp.log(f"round {round_k}: {plan.task.id}: answering {len(items)} train prompts")
+    sampling = round_sampling(plan, round_k)
+    positives = _positives(backend, plan, items, round_dir / "positives.jsonl", sampling)
+    strategy = METHODS[inp.header["method"]].negative or plan.negative  # a method may fix its negative
+    task_pairs, st = build_pairs(plan.task, items, positives, strategy, backend, sampling,
+                                 seed=inp.cfg.seed + round_k, round_k=round_k)
+    return task_pairs, {"prompts": len(items), "pairs": st.built, "dropped_identical": st.dropped_identical,
+                        "dropped_no_negative": st.dropped_no_negative, "strategy": strategy,
+                        "pair_seed": inp.cfg.seed + round_k, "sampling": sampling.to_dict(),
+                        "negative_seed": sampling.seed + NEGATIVE_SEED_OFFSET
+                        if NEGATIVES[strategy].generates else None,
+                        "prompt_ids": [it.id for it in items]}
+
+
+def _verified_pairs(backend: Backend, plan: TaskPlan, items, inp: RoundInputs, round_dir: Path,
+                    round_k: int) -> tuple[list[dict], dict]:
+    """verified_dpo's pairs: k scored samples per prompt, best against worst (mipo/verified.py)."""
+    k = inp.cfg.verified_dpo.samples_per_prompt
+    base = verified.verified_sampling(plan.train_gen, inp.cfg.verified_dpo.sampling)
+    sampling = base.__class__(**{**base.to_dict(), "seed": base.seed + round_k})  # as round_sampling
+    inp.log(f"round {round_k}: {plan.task.id}: sampling {k} answers to each of {len(items)} train prompts")
+    task_pairs, entry = verified.task_pairs(backend, plan.task, items, k, sampling, round_dir, round_k)
+    inp.log(f"round {round_k}: {plan.task.id}: {entry['pairs']} verified pairs; no pair for {entry['no_pair']} "
+            f"prompts ({entry['no_pair_all_pass']} all passed, {entry['no_pair_all_fail']} all failed, "
+            f"{entry['no_pair_tied']} tied, {entry['no_pair_unscored']} unscored)")
+    return task_pairs, entry
+
+
 def build_round_pairs(policy: Policy, inp: RoundInputs, round_dir: Path, round_k: int) -> tuple[list[dict], dict]:
     """Generate positives and negatives with the current policy and write pairs.jsonl."""
     pairs_path = round_dir / "pairs.jsonl"
@@ -133,21 +165,9 @@ def build_round_pairs(policy: Policy, inp: RoundInputs, round_dir: Path, round_k
             if len(items) < 2:
                 inp.log(f"{plan.task.id}: fewer than 2 train prompts, no pairs this round")
                 continue
-            inp.log(f"round {round_k}: {plan.task.id}: answering {len(items)} train prompts")
-            sampling = round_sampling(plan, round_k)
-            positives = _positives(backend, plan, items, round_dir / "positives.jsonl", sampling)
-            strategy = METHODS[inp.header["method"]].negative or plan.negative  # a method may fix its negative
-            task_pairs, st = build_pairs(plan.task, items, positives, strategy, backend, sampling,
-                                         seed=inp.cfg.seed + round_k, round_k=round_k)
+            build = _verified_pairs if METHODS[inp.header["method"]].pairs == "verified" else _negative_pairs
+            task_pairs, stats["per_task"][plan.task.id] = build(backend, plan, items, inp, round_dir, round_k)
             pairs += task_pairs
-            stats["per_task"][plan.task.id] = {"prompts": len(items), "pairs": st.built,
-                                               "dropped_identical": st.dropped_identical,
-                                               "dropped_no_negative": st.dropped_no_negative,
-                                               "strategy": strategy, "pair_seed": inp.cfg.seed + round_k,
-                                               "sampling": sampling.to_dict(),
-                                               "negative_seed": sampling.seed + NEGATIVE_SEED_OFFSET
-                                               if NEGATIVES[strategy].generates else None,
-                                               "prompt_ids": [it.id for it in items]}
     finally:
         backend.close()
     problems = check_provenance(pairs)
@@ -158,6 +178,8 @@ def build_round_pairs(policy: Policy, inp: RoundInputs, round_dir: Path, round_k
         raise RunFailure(f"round {round_k}: train/eval separation check failed: {stats['eval_overlap']['problem']}")
     stats["total_pairs"] = len(pairs)
     stats["dropped_identical"] = sum(s["dropped_identical"] for s in stats["per_task"].values())
+    if any("no_pair" in s for s in stats["per_task"].values()):  # verified_dpo: prompts that gave no pair
+        stats["no_pair"] = sum(s.get("no_pair", 0) for s in stats["per_task"].values())
     write_jsonl(pairs_path, pairs)
     atomic_write_json(stats_path, stats)
     return pairs, stats
@@ -169,7 +191,15 @@ def run_round(policy: Policy, initial: Policy, inp: RoundInputs, round_dir: Path
     if done is not None:
         inp.log(f"round {round_k} ({inp.header['method']}): already trained, reusing its checkpoint")
         return done
+    if METHODS[inp.header["method"]].objective == "grpo":  # rlvr / rlaif: no pairs, TRL samples rollouts
+        from mipo.grpo_round import run_grpo_round
+
+        return run_grpo_round(policy, initial, inp, round_dir, round_k)
     pairs, stats = build_round_pairs(policy, inp, round_dir, round_k)
+    if len(pairs) < 1 and "no_pair" in stats:
+        raise RunFailure(f"round {round_k}: no verified pairs: every prompt's answers scored alike (counts in "
+                         "pairs_stats.json); more train prompts, verified_dpo.samples_per_prompt or a higher "
+                         "verified_dpo.sampling.temperature")
     if len(pairs) < 1:
         raise RunFailure(f"round {round_k}: no training pairs were built (every chosen response equalled its rejected one); "
                          "use sampling (mipo.sampling.greedy: false) or more train prompts")
@@ -193,6 +223,7 @@ def run_round(policy: Policy, initial: Policy, inp: RoundInputs, round_dir: Path
     metrics = _metrics(summary, stats)
     atomic_write_json(round_dir / "train_summary.json", {
         **inp.header, "kind": "train", "task": "_train", "metrics": metrics, "pairs_stats": stats, **summary,
+        "method": inp.header["method"],  # the trainer names its objective's first method (verified_dpo trains DPO)
         "policy": run_relative_policy(new_policy, inp.run_root),
     })
     return new_policy
@@ -218,6 +249,9 @@ def _metrics(summary: dict, stats: dict) -> dict:
     metrics = {k.removeprefix("mean_"): MetricCI.point(v, summary["steps"])
                for k, v in summary.items() if k.startswith("mean_")}
     metrics["pairs"] = MetricCI.point(stats["total_pairs"], stats["total_pairs"])
+    if "no_pair" in stats:  # verified_dpo: train prompts whose k answers all scored alike (n = the round's prompts)
+        prompts = sum(s["prompts"] for s in stats["per_task"].values())
+        metrics["no_pair_prompts"] = MetricCI.point(stats["no_pair"], prompts)
     metrics["nonfinite_loss"] = MetricCI.point(float(summary["nonfinite_loss"]), summary["steps"])
     if summary.get("relative_weight_change") is not None:  # n = weights compared, no CI (one deterministic figure)
         metrics["relative_weight_change"] = MetricCI.point(summary["relative_weight_change"],

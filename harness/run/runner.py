@@ -137,6 +137,10 @@ class SuiteRunner:
 
             trl_args(self.cfg.training, "dpo")
             trl_args(self.cfg.training, "sft")
+        if trains and self.cfg.training.grpo_args:
+            from mipo.grpo import grpo_args
+
+            grpo_args(self.cfg.training)
 
     def _check_folder(self) -> dict[str, str]:
         """The run folder's path and the folder of each model and task, checked before any work."""

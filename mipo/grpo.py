@@ -1,0 +1,121 @@
+"""GRPO training for `rlvr` and `rlaif` with TRL's GRPOTrainer (the authors trained these baselines with PPO in
+OpenRLHF; GRPO is TRL's maintained route, a named deviation in docs/fidelity.md).
+
+The settings are the DPO/SFT rounds' (mipo/train.py `_common_args`: learning rate, Adam, schedule, global batch,
+one epoch, LoRA on CPU, fp32 master weights, seed) plus GRPO's own, set here from the task's train sampling:
+`num_generations` 4 completions per prompt, sampled at the task's train temperature and top-p (1.0 where the
+task samples greedily) with the model's top-k (50 when unset, as the run's engines), up to the task's train
+`max_new_tokens`. TRL counts its batch in completions: the global batch of 4 is one prompt's 4 completions per
+optimizer step. Anything else goes through `training.grpo_args`, checked against GRPOConfig before any work
+(a key the training section sets is refused there; the sampling defaults above may be overridden).
+Generation inside GRPO is TRL's own: transformers `generate` on the policy being trained (vLLM with
+`grpo_args: {use_vllm: true}` on GPU), seeded by `training.seed` through the Trainer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import time
+from pathlib import Path
+
+from harness.backends.base import GenParams
+from harness.config import TrainingConfig
+from harness.errors import UserError
+from harness.progress_hooks import trainer_callback
+from mipo.train import Policy, StepLogger, _common_args, _finish, _free, _load_trainable
+
+NUM_GENERATIONS = 4  # completions per prompt (GRPO's group); divides the default global batch of 4
+LOGGED = ("reward", "reward_std", "frac_reward_zero_std", "kl", "entropy", "completions/mean_length",
+          "completions/clipped_ratio")
+
+
+def _fields() -> set[str]:
+    from trl import GRPOConfig
+
+    return {f.name for f in dataclasses.fields(GRPOConfig)}
+
+
+def grpo_args(cfg: TrainingConfig) -> dict:
+    """`training.grpo_args`: further GRPOConfig fields; unknown keys and keys the training section sets are refused."""
+    known = _fields()
+    owned = set(_common_args(cfg, Path("."), "cpu", False)) & known
+    for key in cfg.grpo_args:
+        if key not in known:
+            close = difflib.get_close_matches(key, sorted(known), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise UserError(f"training.grpo_args: '{key}' is not a field of TRL's GRPOConfig{hint}")
+        if key in owned:
+            raise UserError(f"training.grpo_args: '{key}' is set from the training section; set it there "
+                            "(docs/fidelity.md)")
+    return dict(cfg.grpo_args)
+
+
+def _top_k(base: str) -> int:
+    """The model's generation_config top-k, 50 when unset (what the run's engines sample with)."""
+    try:
+        from transformers import GenerationConfig
+
+        top_k = GenerationConfig.from_pretrained(base).top_k
+    except OSError:
+        top_k = None
+    return 50 if top_k is None else int(top_k)
+
+
+def grpo_config(cfg: TrainingConfig, out_dir: Path, device: str, lora: bool, sampling: GenParams, base: str):
+    """The GRPOConfig of a round: the shared training settings, GRPO's sampling defaults, then `grpo_args`."""
+    from trl import GRPOConfig
+
+    known = _fields()
+    common = {k: v for k, v in _common_args(cfg, out_dir, device, lora).items() if k in known}  # max_length is DPO's
+    sample = not sampling.greedy and sampling.temperature > 0
+    defaults = dict(num_generations=NUM_GENERATIONS, max_completion_length=sampling.max_new_tokens,
+                    temperature=sampling.temperature if sample else 1.0, top_p=sampling.top_p if sample else 1.0,
+                    top_k=_top_k(base))
+    return GRPOConfig(**common, **{**defaults, **grpo_args(cfg)})
+
+
+def train_grpo(policy: Policy, prompts: list[dict], reward, cfg: TrainingConfig, sampling: GenParams, out_dir: Path,
+               device: str, lora: bool) -> tuple[Policy, dict]:
+    """GRPO on `prompts` ({prompt: messages, prompt_id, task}) with one reward function; the new policy and a summary."""
+    from datasets import Dataset
+    from transformers import AutoTokenizer, PrinterCallback
+    from trl import GRPOTrainer
+
+    started = time.perf_counter()
+    tokenizer = AutoTokenizer.from_pretrained(policy.base)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    data = Dataset.from_list([{"prompt": p["prompt_messages"], "prompt_id": p["prompt_id"], "task": p["task"]}
+                              for p in prompts])
+    model, peft_config = _load_trainable(policy, device, lora, cfg)
+    args = grpo_config(cfg, out_dir, device, lora, sampling, policy.base)
+    logger = StepLogger(out_dir / "train_log.jsonl")
+    trainer = GRPOTrainer(model=model, reward_funcs=[reward], args=args, train_dataset=data,
+                          processing_class=tokenizer, peft_config=peft_config,
+                          callbacks=[logger, trainer_callback("GRPO training")])
+    trainer.remove_callback(PrinterCallback)
+    trainer.train()
+    extra = {"objective": "grpo", "reward": reward.kind, "prompts": len(prompts), "lora": lora,
+             "learning_rate": args.learning_rate, "num_generations": args.num_generations,
+             "grpo_beta": args.beta, "temperature": args.temperature, "top_p": args.top_p, "top_k": args.top_k,
+             "max_completion_length": args.max_completion_length, "use_vllm": bool(args.use_vllm),
+             "reward_counts": dict(reward.counts)}
+    new_policy, summary = _finish(trainer, logger, out_dir, lora, policy, tokenizer, started, extra)
+    summary.update(reward_curve(out_dir / "train_log.jsonl"))
+    _free(trainer)
+    return new_policy, summary
+
+
+def reward_curve(log: Path) -> dict:
+    """mean_/first_/last_ of GRPO's logged figures (reward, its spread, KL, completion length) over the steps."""
+    import json
+
+    steps = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    out = {}
+    for key in LOGGED:
+        vals = [float(s[key]) for s in steps if key in s]
+        if vals:
+            name = key.replace("/", "_")
+            out.update({f"mean_{name}": sum(vals) / len(vals), f"first_{name}": vals[0], f"last_{name}": vals[-1]})
+    return out
