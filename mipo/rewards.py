@@ -4,8 +4,9 @@
   choice; profile_prefs: the share of its checks honoured. An answer the scorer cannot read without its model
   stage (score None) earns 0 and is counted (`unscored`).
 - `judge` (rlaif): the authors' 1-5 rubric answered by the initial model (a frozen copy), as in their PPO data
-  builders: math, gsm.py:118-129 (their rubric quotes the gold solution; here the gold answer, which is all
-  an item keeps); multiple choice, arc.py:166-197 (the correct letter); personalization, the judge prompt of
+  builders: math, gsm.py:125 (also svamp.py:174; their rubric quotes the gold solution, `item.meta["solution"]`
+  here where a task keeps it, else the gold answer, which is all GSM8K items keep); multiple choice, arc.py:187
+  (the correct letter); personalization, the judge prompt of
   prism.py:54-55 / ca.py:97-98, one call per stated preference, averaged (tasks/judge.py). The rubric's
   "User: <prompt>\\nAssistant: " is followed by the response, as a single user turn. A reply is read as its
   first integer in 1-5 (tasks/judge.py parse_score); an unreadable reply scores the minimum, 1, and is counted.
@@ -24,7 +25,7 @@ from harness.rundir import append_jsonl
 from tasks.base import Item, Task
 from tasks.judge import JUDGE_SYSTEM, JUDGE_USER, parse_score
 
-# The authors' rubrics (verbatim, their wording and spelling), gsm.py:124 and arc.py:184.
+# The authors' rubrics (verbatim, their wording and spelling), gsm.py:125 (= svamp.py:174) and arc.py:187.
 GSM_RUBRIC = ("You are a helpful math assistant, that evaluates another assistant's response based on how accurately "
               "the response solves the given problem. Here's the correct response: {gold}\n\nGive a score between 1 "
               "and 5 based on partial correctness. 1 if the reasoning is poor, and 5 if the reasoning is correct and "
@@ -54,7 +55,8 @@ def rubric_messages(task: Task, item: Item, response: str) -> list[list[dict[str
                  {"role": "user", "content": JUDGE_USER.format(question=prompt, response=response, preference=p)}]
                 for p in prefs]
     rubric = GSM_RUBRIC if task.family == "math" else ARC_RUBRIC
-    return [[{"role": "user", "content": rubric.format(gold=item.target, prompt=prompt) + response}]]
+    gold = item.meta.get("solution", item.target)
+    return [[{"role": "user", "content": rubric.format(gold=gold, prompt=prompt) + response}]]
 
 
 @dataclass

@@ -7,6 +7,7 @@ import json
 
 import pandas as pd
 import pytest
+import torch
 
 from harness.backends.fake import FakeBackend
 from harness.config import parse_suite
@@ -43,10 +44,18 @@ def _suite(tiny_model_dir, methods, **over):
 @pytest.fixture(scope="module")
 def run(tiny_model_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("control") / "run"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(Profiles, "scorer", Generative(rule=_coin, metric="honoured"))
-        mp.setattr("mipo.grpo_round._judge", lambda inp, initial: FakeBackend(_fake_judge))
-        SuiteRunner(_suite(tiny_model_dir, ["verified_dpo", "rlvr", "rlaif"]), RunOptions(out=out, report=False)).execute()
+    threads = torch.get_num_threads()
+    # one thread: GRPO's token-by-token generation on the tiny model is thousands of tiny matmuls, and two OpenMP
+    # threads on a loaded 2-core machine took ~5 ms per 8x32 matmul against ~0.05 ms with one (measured)
+    torch.set_num_threads(1)
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(Profiles, "scorer", Generative(rule=_coin, metric="honoured"))
+            mp.setattr("mipo.grpo_round._judge", lambda inp, initial: FakeBackend(_fake_judge))
+            SuiteRunner(_suite(tiny_model_dir, ["verified_dpo", "rlvr", "rlaif"]),
+                        RunOptions(out=out, report=False)).execute()
+    finally:
+        torch.set_num_threads(threads)
     return out
 
 
