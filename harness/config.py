@@ -100,6 +100,9 @@ class TrainingConfig(Strict):
     lora_dropout: float = Field(default=0.0, ge=0, lt=1)
     reference: Literal["initial", "previous"] = "initial"
     precompute_ref_log_probs: bool = False
+    # fast: TRL's trainers with the LM head projected only at scored (completion) tokens and a log-prob-only
+    # reference forward (mipo/fast_head.py; same loss); trl: TRL's own CPU path (every position); auto = fast
+    route: Literal["auto", "fast", "trl"] = "auto"
     bf16: bool | None = None  # bf16 autocast (mixed precision) over the weights below; None = CUDA or fast-bf16 CPU
     # dtype of the trained (master) weights; bf16/fp16 with a plain optimizer is refused (lr 5e-7 steps round to 0)
     weights_dtype: Literal["float32", "bfloat16", "float16"] = "float32"

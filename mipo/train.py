@@ -26,6 +26,7 @@ from harness.devices import cpu_has_fast_bf16
 from harness.progress_hooks import trainer_callback
 from harness.rundir import seal_folder
 from mipo.batching import accumulation_steps
+from mipo import fast_head
 from mipo.precision import check_trainable, weights_dtype
 from mipo.weight_change import full_change, lora_change
 
@@ -161,7 +162,10 @@ def _finish(trainer, logger: StepLogger, out_dir: Path, lora: bool, policy: Poli
                "nonfinite_loss": logger.nonfinite, "policy": new_policy.to_dict(), **extra,
                "trained_dtype": "/".join(sorted({str(p.dtype).removeprefix("torch.") for p in
                                                  trainer.model.parameters() if p.requires_grad})),
-               "autocast_bf16": bool(trainer.args.bf16), "checkpoint_sha256": sealed}
+               "autocast_bf16": bool(trainer.args.bf16), "checkpoint_sha256": sealed,
+               "training_route": getattr(trainer, "mipo_route", "trl"),
+               "frozen_dtype": "/".join(sorted({str(p.dtype).removeprefix("torch.") for p in
+                                                 trainer.model.parameters() if not p.requires_grad})) or None}
     if not logger.nonfinite and trainer.is_world_process_zero():
         summary.update(weight_change(new_policy, policy, lora))
     summary["max_learning_rate"] = max([float(s["learning_rate"]) for s in steps if "learning_rate" in s], default=0.0)
@@ -266,6 +270,7 @@ def build_dpo_trainer(policy: Policy, initial: Policy, pairs: list[dict], cfg: T
     trainer = DPOTrainer(model=model, ref_model=ref_model, args=args, train_dataset=data, processing_class=tokenizer,
                          peft_config=peft_config, callbacks=[logger, trainer_callback("DPO training")])
     trainer.remove_callback(PrinterCallback)  # the run's display shows the logs (and run.log keeps them)
+    trainer.mipo_route = fast_head.apply_route(trainer, cfg.route, device, fast_head.DPO_OUTPUTS)
     _check_ready(trainer, len(pairs), cfg)
     return trainer, logger
 
@@ -317,6 +322,7 @@ def train_sft(policy: Policy, pairs: list[dict], cfg: TrainingConfig, out_dir: P
     trainer = SFTTrainer(model=model, args=args, train_dataset=data, processing_class=tokenizer,
                          peft_config=peft_config, callbacks=[logger, trainer_callback("SFT training")])
     trainer.remove_callback(PrinterCallback)
+    trainer.mipo_route = fast_head.apply_route(trainer, cfg.route, device, fast_head.SFT_OUTPUTS)
     _check_ready(trainer, len(pairs), cfg)
     trainer.train()
     result = _finish(trainer, logger, out_dir, lora, policy, tokenizer, started,
