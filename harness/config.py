@@ -124,7 +124,8 @@ class MipoConfig(Strict):
 
     train_prompts_per_round: int | Literal["all"] = 64  # per task; all = the task's whole train pool
     fresh_prompts: bool = True
-    diagnostics_prompts: int = Field(default=8, ge=0)
+    # held-out prompts of the PMI diagnostic, the same every round (paired round k vs round 0); 0 = off
+    diagnostics_prompts: int = Field(default=16, ge=0)
     sampling: GenerationConfig | None = None
 
     @field_validator("train_prompts_per_round", mode="before")

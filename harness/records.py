@@ -13,23 +13,25 @@ from pathlib import Path
 from typing import Any, TypedDict
 
 from harness.rundir import RunDir
-from harness.stats import mean_ci
+from harness.stats import mean_interval
 
 
 @dataclass(frozen=True)
 class MetricCI:
-    """A metric: its value, the bootstrap 95% CI (None: one deterministic figure) and n."""
+    """A metric: its value, the 95% CI (None: one deterministic figure), n, and what produced the CI
+    (`harness.stats.mean_interval`'s method: wilson, bootstrap, bootstrap+wilson-floor; None: not recorded)."""
 
     value: float | None
     ci_low: float | None = None
     ci_high: float | None = None
     n: int | None = None
+    ci_method: str | None = None
 
     @classmethod
     def of(cls, values: Sequence[float], seed: int = 0, clusters: list | None = None) -> MetricCI:
-        """The mean of `values` with its bootstrap CI (clustered when `clusters` is given)."""
-        mean, lo, hi = mean_ci(list(values), seed=seed, clusters=clusters)
-        return cls(mean, lo, hi, len(values))
+        """The mean of `values` with its CI (clustered when `clusters` is given; see `mean_interval`)."""
+        mean, lo, hi, method = mean_interval(list(values), seed=seed, clusters=clusters)
+        return cls(mean, lo, hi, len(values), method or None)
 
     @classmethod
     def point(cls, value: float | None, n: int | None) -> MetricCI:
@@ -37,7 +39,8 @@ class MetricCI:
         return cls(value, None, None, n)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"value": self.value, "ci_low": self.ci_low, "ci_high": self.ci_high, "n": self.n}
+        out = {"value": self.value, "ci_low": self.ci_low, "ci_high": self.ci_high, "n": self.n}
+        return {**out, "ci_method": self.ci_method} if self.ci_method else out
 
 
 def metric_dicts(metrics: dict[str, MetricCI]) -> dict[str, dict[str, Any]]:

@@ -20,17 +20,24 @@ SCOPE_COLUMNS = ["scope", "trained_on"]
 # True on the row of the task's own main metric (the scorer's `metric`; metrics.json `main_metric`), False on
 # its other metrics, empty where unknown (training and diagnostic rows, files written before the column)
 MAIN_COLUMN = "main"
+# what produced the row's CI (harness.stats.mean_interval: wilson, bootstrap, bootstrap+wilson-floor, none);
+# empty where not recorded (rows without a CI, files written before the column)
+CI_METHOD_COLUMN = "ci_method"
 
 
 def fill_columns(df: pd.DataFrame) -> pd.DataFrame:
     """Add the columns an older results table lacks: its trained rounds were joint, trained on unknown tasks,
-    and its main metrics are unknown (`main` empty). `main` is read as the strings "True", "False" or ""."""
+    and its main metrics and CI methods are unknown (`main`, `ci_method` empty). `main` is read as the strings
+    "True", "False" or ""."""
     if "scope" not in df.columns:
         df["scope"] = ["joint" if int(k) >= 1 else "" for k in df["round"]]
     if "trained_on" not in df.columns:
         df["trained_on"] = ""
     if MAIN_COLUMN not in df.columns:
         df[MAIN_COLUMN] = ""
+    if CI_METHOD_COLUMN not in df.columns:
+        df[CI_METHOD_COLUMN] = ""
+    df[CI_METHOD_COLUMN] = df[CI_METHOD_COLUMN].astype(object).fillna("").astype(str)
     df[MAIN_COLUMN] = [str(v) if str(v) in ("True", "False") else "" for v in df[MAIN_COLUMN]]
     df["scope"] = df["scope"].astype(object).fillna("").astype(str)
     df["trained_on"] = df["trained_on"].astype(object).fillna("").astype(str)
@@ -54,13 +61,14 @@ def collect_rows(run: RunDir) -> list[dict]:
                 "scope": data.get("scope", "joint" if int(data["round"]) >= 1 else ""),
                 "trained_on": data.get("trained_on", ""),
                 MAIN_COLUMN: metric == data["main_metric"] if data.get("main_metric") else "",
+                CI_METHOD_COLUMN: m.get("ci_method") or "",
             })
     return rows
 
 
 def write_results(run: RunDir) -> pd.DataFrame:
     """Rebuild results.csv atomically and return it."""
-    df = pd.DataFrame(collect_rows(run), columns=COLUMNS + SCOPE_COLUMNS + [MAIN_COLUMN])
+    df = pd.DataFrame(collect_rows(run), columns=COLUMNS + SCOPE_COLUMNS + [MAIN_COLUMN, CI_METHOD_COLUMN])
     if not df.empty:
         df = df.sort_values(["model", "method", "round", "task", "trained_on", "metric"], kind="stable")
     atomic_write_text(run.results, df.to_csv(index=False))

@@ -11,14 +11,18 @@ from pathlib import Path
 import pandas as pd
 
 from harness.rundir import atomic_write_text
-from reports import figures, meta, tables, validity
+from reports import figures, meta, pmi, tables, validity
 from reports.html import Section, render_html, render_markdown
 from reports.load import load_results, open_runs
 from reports.paired import gains_vs_round0, last_round, method_vs_method
 
-GAIN_NOTE = ("Gain = last round − round 0 on the same item ids (paired). 0/1 scores: exact McNemar p-value; "
-             "graded scores: paired bootstrap p-value; when items share a user, the bootstrap resamples whole users. "
-             "CI: 95% paired bootstrap. Heatmap stars: Benjamini–Hochberg q < 0.05 across the heatmap's cells (the p-values in the table are unadjusted); rel. gain = gain / round 0 (its CI ignores the round-0 uncertainty). Without samples.jsonl an unpaired normal approximation is used (see 'test').")
+GAIN_NOTE = ("Gain = last round − round 0 on the same item ids (paired). 0/1 scores: exact McNemar p-value, "
+             "95% CI by Newcombe's hybrid score method 10 (CI method newcombe10), and McNemar's discordant counts "
+             "'improved / broken' (items 0 → 1 / 1 → 0); graded scores: paired bootstrap p-value and 95% CI; when "
+             "items share a user, the bootstrap resamples whole users and a 0/1 gain's CI is never narrower than "
+             "Newcombe's (bootstrap+newcombe10-floor). A bootstrap CI of zero width (every item or user changed by "
+             "the same amount) is replaced by a Wilson bound on the share of items that could have changed "
+             "(bootstrap+wilson-floor). Heatmap stars: Benjamini–Hochberg q < 0.05 across the heatmap's cells (the p-values in the table are unadjusted); rel. gain = gain / round 0 (its CI ignores the round-0 uncertainty). Without samples.jsonl an unpaired normal approximation is used (see 'test').")
 
 
 def load_runs(runs: list[Path]) -> pd.DataFrame:
@@ -40,7 +44,9 @@ def _sections(runs, df: pd.DataFrame, out: Path) -> list[Section]:
                  figures.gain_heatmap(last, out, multi)),
          Section("Main metric per model, method and round",
                  "Each cell: mean [95% CI] (n items); CI: Wilson for 0/1 scores, percentile bootstrap for graded scores "
-                 "and wherever items share a user (users resampled). Round 0 (prompting) is the shared baseline.",
+                 "and wherever items share a user (users resampled; 0/1 scores never narrower than Wilson's), a "
+                 "Wilson bound where the bootstrap has zero width (results.csv column ci_method). Round 0 (prompting) "
+                 "is the shared baseline.",
                  tables.per_round_table(df), figures.round_curves(main, out, multi)),
          Section("What the scores measure", validity.NOTE, validity.validity_table(df)),
          Section("Gain per model family", "Mean of the models' paired gains per family (family from results.csv); "
@@ -53,9 +59,14 @@ def _sections(runs, df: pd.DataFrame, out: Path) -> list[Section]:
         if not mvm.empty:
             mvm = mvm.assign(**{"diff [95% CI]": [tables.fmt_gain(*t) for t in
                                                   zip(mvm["diff"], mvm["ci_low"], mvm["ci_high"])],
-                                "p": mvm["p_value"].map(tables.fmt_p)})
-            s.append(Section("Paired method differences", "Same items, same round.",
-                             mvm[["run", "model", "task", "round", "comparison", "diff [95% CI]", "p", "n", "test"]]))
+                                "improved / broken": [tables.fmt_discordant(*t) for t in
+                                                      zip(mvm["improved"], mvm["broken"])],
+                                "p": mvm["p_value"].map(tables.fmt_p), "CI method": mvm["ci_method"]})
+            s.append(Section("Paired method differences", "Same items, same round. 0/1 scores: 'improved / "
+                             "broken' counts the items the first method gets right and the second wrong, and the "
+                             "reverse; CIs as in the headline.",
+                             mvm[["run", "model", "task", "round", "comparison", "diff [95% CI]",
+                                  "improved / broken", "p", "n", "test", "CI method"]]))
     seeds = tables.seed_table(main, gains) if not main.empty else pd.DataFrame()
     if not seeds.empty:
         s.append(Section("Seed variance", "Runs differing by seed: SD across seeds (seed variance) next to the "
@@ -65,9 +76,19 @@ def _sections(runs, df: pd.DataFrame, out: Path) -> list[Section]:
                      "One row per policy (trained_on: the tasks whose pairs trained it; one per task with "
                      "training.scope per_task). relative_weight_change = ||θ_new − θ_parent|| / ||θ_parent|| in fp32 "
                      "over the trained weights (LoRA: the adapted modules' effective weights; n = weights compared); "
-                     "loss / rewards_* from training (task _train, no CI: n = steps logged); pmi, response_words, "
-                     "distinct_2 from the diagnostic prompts.", tables.diagnostics_table(df),
+                     "loss / rewards_* from training (task _train, no CI: n = steps logged); pmi (nats, summed over "
+                     "the response's tokens), pmi_per_token (nats per response token, mean over prompts), "
+                     "response_words, distinct_2 from the held-out diagnostic prompts (n = prompts). Read changes "
+                     "in PMI from the paired table below, not from these per-round CIs.", tables.diagnostics_table(df),
                      figures.diagnostics_curves(df, out)))
+    changes = pmi.pmi_changes(df, runs)
+    if not changes.empty:
+        changes.to_csv(out / "pmi_changes.csv", index=False)
+        s.append(Section("PMI change vs round 0, paired on the diagnostic prompts",
+                         "Round k − round 0 on the same held-out prompts x (and the same counterfactuals x'), each "
+                         "round with its own answers y: mean over prompts of the change, 95% paired bootstrap CI "
+                         "(a Wilson bound where it has zero width; see CI method), bootstrap p-value, n = prompts "
+                         "paired. Summed PMI in nats; per token in nats per response token.", changes))
     transfer = tables.transfer_table(df)
     if not transfer.empty:
         s.append(Section("Transfer: each task's policy on every task",

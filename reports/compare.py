@@ -31,7 +31,9 @@ def _scope(main: pd.DataFrame, key: tuple, k: int) -> str:
 
 
 def compare_runs(run_a: Path, run_b: Path) -> pd.DataFrame:
-    """One row per shared (model, method, task): rounds compared, means, paired gain B − A, CI, p, n.
+    """One row per shared (model, method, task): rounds compared, means, paired gain B − A, CI, the
+    discordant counts of 0/1 scores (improved: A 0 → B 1, broken: A 1 → B 0; None for graded), p, n, test
+    and the CI's method.
 
     Models are matched by name; when the runs share no model but each holds exactly one, that one
     model is compared with the other (e.g. two model families run on different machines).
@@ -57,7 +59,8 @@ def compare_runs(run_a: Path, run_b: Path) -> pd.DataFrame:
         rows.append({"model": model, "method": a[1], "task": a[2], "round A": k_a, "round B": k_b,
                      "scope A": _scope(ma, a, k_a), "scope B": _scope(mb, b, k_b),
                      "A": res["base"], "B": res["value"], "gain": res["gain"], "ci_low": res["ci_low"],
-                     "ci_high": res["ci_high"], "p_value": res["p_value"], "n": res["n"], "test": res["test"]})
+                     "ci_high": res["ci_high"], "improved": res["improved"], "broken": res["broken"],
+                     "p_value": res["p_value"], "n": res["n"], "test": res["test"], "ci_method": res["ci_method"]})
     if not rows:
         raise UserError(f"{run_a} and {run_b} share no (model, method, task) with common item ids; nothing to compare")
     return pd.DataFrame(rows)

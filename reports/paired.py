@@ -1,10 +1,11 @@
 """Paired gains between two evaluations of the same items (rounds, methods or runs).
 
-Pairing is on item ids found in both samples.jsonl files. 0/1 scores get an exact McNemar
-p-value and a paired bootstrap CI; graded scores a paired bootstrap CI and p-value. When the
-`user` field repeats (several items per user), the bootstrap resamples whole users and the
-bootstrap p-value replaces McNemar (whose items-are-independent assumption no longer holds).
-Without samples, the gain falls back to an unpaired normal approximation from the two CIs.
+Pairing is on item ids found in both samples.jsonl files. 0/1 scores get Newcombe's method-10 CI, an
+exact McNemar p-value and the discordant counts (improved 0 → 1, broken 1 → 0); graded scores a paired
+bootstrap CI and p-value. When the `user` field repeats (several items per user), the bootstrap resamples
+whole users and its p-value replaces McNemar (whose items-are-independent assumption no longer holds).
+`ci_method` names what produced each CI (`harness.stats.paired_interval`). Without samples, the gain falls
+back to an unpaired normal approximation from the two CIs.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from harness.methods import BASELINE
-from harness.stats import is_binary, mcnemar_exact, paired_bootstrap
+from harness.stats import paired_interval
 from reports.load import Run, read_samples
 
 Z = 1.959964
@@ -32,9 +33,9 @@ def paired_gain(a: dict, b: dict, n_boot: int = 5000) -> dict | None:
     keys = [str(u) if u is not None else f"item:{i}" for u, i in zip(users, ids)]
     n_clusters = len(set(keys))
     clusters = keys if n_clusters < len(ids) else None
-    res = paired_bootstrap(xa, xb, n_boot=n_boot, clusters=clusters)
-    if clusters is None and is_binary(xa) and is_binary(xb):
-        res["p_value"], test = mcnemar_exact(xa, xb), "McNemar exact"
+    res = paired_interval(xa, xb, n_boot=n_boot, clusters=clusters)
+    if res["ci_method"] == "newcombe10":
+        test = "McNemar exact"
     else:
         test = "paired bootstrap" + (f", {n_clusters} user clusters" if clusters else "")
     res.update(test=test, n_clusters=n_clusters, base=float(np.mean(xa)), value=float(np.mean(xb)))
@@ -50,13 +51,16 @@ def _se(lo, hi) -> float:
 
 
 def unpaired_gain(base: pd.Series, row: pd.Series) -> dict:
-    """Fallback without samples: difference of the two means, normal CI from the two reported CIs."""
+    """Fallback without samples: difference of the two means, normal CI from the two reported CIs
+    (none when they have zero width: older results.csv files can hold such CIs)."""
     gain = float(row["value"]) - float(base["value"])
     se = math.hypot(_se(base["ci_low"], base["ci_high"]), _se(row["ci_low"], row["ci_high"]))
-    lo, hi = (gain - Z * se, gain + Z * se) if math.isfinite(se) else (float("nan"), float("nan"))
-    p = float(math.erfc(abs(gain) / se / math.sqrt(2))) if math.isfinite(se) and se > 0 else float("nan")
+    ok = math.isfinite(se) and se > 0
+    lo, hi = (gain - Z * se, gain + Z * se) if ok else (float("nan"), float("nan"))
+    p = float(math.erfc(abs(gain) / se / math.sqrt(2))) if ok else float("nan")
     return {"gain": gain, "ci_low": lo, "ci_high": hi, "p_value": p, "n": int(min(base["n"], row["n"])),
-            "test": "unpaired normal (no samples)", "n_clusters": float("nan")}
+            "test": "unpaired normal (no samples)", "n_clusters": float("nan"),
+            "ci_method": "normal (no samples)" if ok else "none", "improved": None, "broken": None}
 
 
 def gains_vs_round0(main: pd.DataFrame, runs: list[Run]) -> pd.DataFrame:
@@ -82,7 +86,8 @@ def gains_vs_round0(main: pd.DataFrame, runs: list[Run]) -> pd.DataFrame:
                      "value_hi": row["ci_high"],
                      "gain": res["gain"], "ci_low": res["ci_low"], "ci_high": res["ci_high"],
                      "rel_gain": res["gain"] / base_v if base_v else float("nan"),
-                     "p_value": res["p_value"], "n": res["n"], "n_clusters": res["n_clusters"], "test": res["test"]})
+                     "p_value": res["p_value"], "n": res["n"], "n_clusters": res["n_clusters"], "test": res["test"],
+                     "ci_method": res["ci_method"], "improved": res["improved"], "broken": res["broken"]})
     return pd.DataFrame(rows)
 
 
@@ -112,5 +117,6 @@ def method_vs_method(main: pd.DataFrame, runs: list[Run]) -> pd.DataFrame:
                 rows.append({"run": run, "model": model, "task": task, "round": int(k),
                              "comparison": f"{m_a} − {m_b}", "diff": res["gain"], "ci_low": res["ci_low"],
                              "ci_high": res["ci_high"], "p_value": res["p_value"], "n": res["n"],
-                             "test": res["test"]})
+                             "improved": res["improved"], "broken": res["broken"], "test": res["test"],
+                             "ci_method": res["ci_method"]})
     return pd.DataFrame(rows)

@@ -8,7 +8,7 @@ import pandas as pd
 
 MAIN_METRICS = ("accuracy", "honoured")
 TRAIN_METRICS = ("relative_weight_change", "loss", "rewards_margins", "rewards_accuracies")
-DIAG_METRICS = ("pmi", "response_words", "distinct_2")
+DIAG_METRICS = ("pmi", "pmi_per_token", "response_words", "distinct_2")
 SIDE_METRICS = ("no_answer_rate", "truncated_rate", "repeating_rate", "chance")  # validity figures, never a main metric
 LENGTH_METRICS = ("response_tokens", "response_words")  # output lengths, never a main metric either
 Z = 1.959964
@@ -38,18 +38,34 @@ def _num(x) -> float:
     return x
 
 
+def _ends(lo: float, hi: float, sign: str = "", digits: int = 3, unit: str = "") -> str:
+    """`[lo, hi]` with `digits` decimals, more (up to 8) where the ends of a CI of non-zero width would print alike."""
+    for d in range(digits, 9):
+        a, b = f"{lo:{sign}.{d}f}", f"{hi:{sign}.{d}f}"
+        if a != b or hi == lo:
+            break
+    return f"[{a}{unit}, {b}{unit}]"
+
+
 def fmt_ci(value, lo, hi, n) -> str:
     """`mean [lo, hi] (n=N)`; a missing CI shows as `[n/a]`."""
     v, lo, hi = _num(value), _num(lo), _num(hi)
-    ci = f"[{lo:.3f}, {hi:.3f}]" if math.isfinite(lo) and math.isfinite(hi) else "[CI n/a]"
+    ci = _ends(lo, hi) if math.isfinite(lo) and math.isfinite(hi) else "[CI n/a]"
     n_txt = f"n={int(n)}" if math.isfinite(_num(n)) else "n=?"
     return f"{v:.3f} {ci} ({n_txt})"
 
 
 def fmt_gain(g, lo, hi) -> str:
     g, lo, hi = _num(g), _num(lo), _num(hi)
-    ci = f"[{lo:+.3f}, {hi:+.3f}]" if math.isfinite(lo) and math.isfinite(hi) else "[CI n/a]"
+    ci = _ends(lo, hi, "+") if math.isfinite(lo) and math.isfinite(hi) else "[CI n/a]"
     return f"{g:+.3f} {ci}"
+
+
+def fmt_discordant(improved, broken) -> str:
+    """McNemar's discordant counts of a paired 0/1 gain, `improved / broken` (items 0 → 1 and 1 → 0);
+    empty for graded scores (None / nan)."""
+    up, down = _num(improved), _num(broken)
+    return f"{int(up)} / {int(down)}" if math.isfinite(up) and math.isfinite(down) else ""
 
 
 def fmt_p(p) -> str:
@@ -64,7 +80,7 @@ def fmt_rel(gain, lo, hi, base) -> str:
     base = _num(base)
     if not math.isfinite(base) or base == 0:
         return "n/a (base 0)"
-    ci = f" [{100 * _num(lo) / base:+.1f}%, {100 * _num(hi) / base:+.1f}%]" if math.isfinite(_num(lo)) else ""
+    ci = " " + _ends(100 * _num(lo) / base, 100 * _num(hi) / base, "+", 1, "%") if math.isfinite(_num(lo)) else ""
     return f"{100 * _num(gain) / base:+.1f}%{ci}"
 
 
@@ -80,6 +96,11 @@ def per_round_table(df: pd.DataFrame) -> pd.DataFrame:
     return wide.sort_values(["model", "round", "method"]).reset_index(drop=True)
 
 
+def _col(df: pd.DataFrame, name: str, default=None) -> list:
+    """A column as a list, `default` everywhere when an older gains table lacks it."""
+    return list(df[name]) if name in df.columns else [default] * len(df)
+
+
 def headline_table(last: pd.DataFrame, multi_run: bool) -> pd.DataFrame:
     """Round 0 vs last round per model x task x method: values, absolute and relative gain, CI, p."""
     if last.empty:
@@ -92,9 +113,11 @@ def headline_table(last: pd.DataFrame, multi_run: bool) -> pd.DataFrame:
         "last round value [95% CI]": [fmt_ci(*t) for t in zip(last["value"], last["value_lo"], last["value_hi"],
                                                                last["value_n"])],
         "gain [95% CI]": [fmt_gain(*t) for t in zip(last["gain"], last["ci_low"], last["ci_high"])],
+        "improved / broken": [fmt_discordant(*t) for t in zip(_col(last, "improved"), _col(last, "broken"))],
         "rel. gain [95% CI]": [fmt_rel(*t) for t in zip(last["gain"], last["ci_low"], last["ci_high"], last["base"])],
         "p": [fmt_p(p) for p in last["p_value"]],
-        "n paired": last["n"], "test": last["test"], "partial": last["partial"].map({True: "PARTIAL", False: ""}),
+        "n paired": last["n"], "test": last["test"], "CI method": _col(last, "ci_method", ""),
+        "partial": last["partial"].map({True: "PARTIAL", False: ""}),
     })
     if multi_run:
         out.insert(0, "run", last["run"].values)

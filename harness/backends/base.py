@@ -49,5 +49,8 @@ class Backend(Protocol):
     def loglikelihood(self, requests: list[tuple[str, str]], batch_size: int = 8) -> list[float]:
         """Summed log-probability of each continuation given its (already rendered) context."""
 
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        """How many tokens each text has as a `loglikelihood` continuation (the terms of its sum)."""
+
     def close(self) -> None:
         """Free memory held by the model."""

@@ -39,5 +39,8 @@ class FakeBackend:
             vals.append(-(len(cont.split()) + (h % 1000) / 1000.0))
         return vals
 
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        return [len(t.split()) for t in texts]
+
     def close(self) -> None:
         pass

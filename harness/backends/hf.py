@@ -170,6 +170,10 @@ class HFBackend:
                     out[i] = token_logprobs(logits[row, -n - 1:-1], cont_ids[i])
         return out
 
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        """Tokens of each text as `loglikelihood` encodes a continuation."""
+        return [len(ids) for ids in self._encode(texts)]
+
     def close(self) -> None:
         self.model = self.batcher = None
         import gc

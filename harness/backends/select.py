@@ -80,6 +80,9 @@ class RoutedBackend:
         scorer = self.scorer or self.generator
         return scorer.loglikelihood(requests, batch_size=batch_size)
 
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        return (self.scorer or self.generator).count_tokens(texts)
+
     def close(self) -> None:
         self.generator.close()
         if self.scorer is not None:

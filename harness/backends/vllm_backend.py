@@ -201,6 +201,10 @@ class VLLMBackend:
         return [float(sum(out.prompt_logprobs[k][seq[k]].logprob for k in range(max(start, 1), len(seq))))
                 for seq, start, out in zip(seqs, starts, outs)]
 
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        """Tokens of each text as `loglikelihood` encodes a continuation."""
+        return [len(self._encode(t)) for t in texts]
+
     def close(self) -> None:
         """Drop this handle; the engine itself is released by engine_pool.release()."""
         self.llm = None

@@ -33,10 +33,11 @@ def compare(
     csv: Optional[Path] = path_option(None, "--csv", help="Also write the comparison as CSV."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Paired comparison (B − A) per model, method and task on the item ids both runs evaluated."""
+    """Paired comparison (B − A) per model, method and task on the item ids both runs evaluated; for 0/1 scores
+    also the items improved (0 → 1) and broken (1 → 0)."""
     from harness.outpaths import check_out_file, check_run_folder
     from reports.compare import compare_runs
-    from reports.tables import fmt_gain, fmt_p
+    from reports.tables import fmt_discordant, fmt_gain, fmt_p
 
     check_run_folder(run_a)
     check_run_folder(run_b)
@@ -49,11 +50,13 @@ def compare(
         records = [{"model": r["model"], "method": r["method"], "task": r["task"],
                     "rounds": f"{r['round A']}/{r['round B']}", "scope": f"{r['scope A'] or '-'}/{r['scope B'] or '-'}",
                     "A": f"{r['A']:.3f}", "B": f"{r['B']:.3f}", "gain": fmt_gain(r["gain"], r["ci_low"], r["ci_high"]),
-                    "p": fmt_p(r["p_value"]), "n": str(r["n"]), "test": r["test"]} for _, r in df.iterrows()]
+                    "moved": fmt_discordant(r["improved"], r["broken"]), "p": fmt_p(r["p_value"]), "n": str(r["n"]),
+                    "test": r["test"], "ci": r["ci_method"]} for _, r in df.iterrows()]
         cols = [Column("model", "model", keep=True), Column("method", "method", keep=True),
                 Column("task", "task", keep=True), Column("rounds", "rounds A/B"), Column("scope", "scope A/B"),
-                Column("A", "A"), Column("B", "B"), Column("gain", "gain [95% CI]", keep=True), Column("p", "p"),
-                Column("n", "n"), Column("test", "test")]
+                Column("A", "A"), Column("B", "B"), Column("gain", "gain [95% CI]", keep=True),
+                Column("moved", "improved/broken", keep=True), Column("p", "p"), Column("n", "n"),
+                Column("test", "test"), Column("ci", "CI method")]
         emit(records, cols, title=f"{run_b} − {run_a} (paired on shared item ids; 95% CI)")
     if csv:
         from harness.rundir import atomic_write_text

@@ -64,9 +64,11 @@ def evaluate_round(load: Callable[[Policy], Backend], policy: Policy, ev: RoundE
             backend = fp32_scorer(backend, lambda: HFBackend.load(  # score log-probs in fp32
                 policy.base, device=ev.device, dtype=torch.float32, adapter=policy.adapter, name=h["model"]))
         for plan in ev.diag_pending:
-            metrics = diagnostics.measure(backend, plan.task, plan.diag_items, outputs[plan.task.id],
-                                          seed=ev.seed, negative=plan.negative)
+            metrics, per_prompt = diagnostics.measure_prompts(backend, plan.task, plan.diag_items,
+                                                              outputs[plan.task.id], seed=ev.seed,
+                                                              negative=plan.negative)
             atomic_write_json(ev.folder / "diagnostics" / plan.task.id / "diagnostics.json",
-                              {**h, "kind": "diagnostic", "task": plan.task.id, "metrics": metrics})
+                              {**h, "kind": "diagnostic", "task": plan.task.id, "metrics": metrics,
+                               "per_prompt": per_prompt})
     finally:
         backend.close()

@@ -2,7 +2,7 @@
 
 from harness.backends.base import GenParams
 from harness.backends.fake import FakeBackend
-from mipo.diagnostics import distinct_n, measure as _measure, responses
+from mipo.diagnostics import distinct_n, measure as _measure, measure_prompts, responses
 from test_mipo_pairs import ToyTask, _items
 
 PARAMS = GenParams(max_new_tokens=8)
@@ -58,8 +58,11 @@ def test_conditional_pmi_drops_the_profile():
     task.default_negative = "context_drop"
     m = measure(ContextBackend(), task, _items(3), PARAMS, seed=0)
     assert m["pmi"]["value"] == 2.0
-    assert set(m) == {"pmi", "response_words", "logp_response", "distinct_2"}
-    assert all(v["ci_low"] <= v["value"] <= v["ci_high"] for v in m.values())
+    assert set(m) == {"pmi", "pmi_per_token", "response_tokens", "response_words", "logp_response", "distinct_2"}
+    # identical values everywhere: a Wilson bound where the values are bounded, no CI (not a point) where not
+    assert all(v["ci_low"] < v["ci_high"] and v["ci_low"] <= v["value"] <= v["ci_high"] or
+               (v["ci_method"] == "none" and v["ci_low"] != v["ci_low"]) for v in m.values())
+    assert m["pmi"]["ci_method"] == "none" and m["pmi_per_token"]["ci_method"] == "bootstrap+wilson-floor"
 
 
 def test_too_few_prompts_and_distinct():
@@ -88,3 +91,28 @@ def test_pmi_with_partial_prompt_cuts_the_question():
     outputs = responses(CutBackend(), task, items, PARAMS)
     m = _measure(CutBackend(), task, items, outputs, seed=0, negative="partial_prompt")
     assert m["pmi"]["n"] == 4 and 0.0 < m["pmi"]["value"] <= 3.0  # some cuts drop that sentence, some the other
+
+
+class LengthBackend(ContextBackend):
+    """Answers with as many words as the prompt's number; PMI = +0.5 per word when the profile is in the context."""
+
+    def __init__(self):
+        super().__init__(lambda text: " ".join(["w"] * (1 + int(_question(text).split()[-1].strip(".?")) % 3)))
+
+    def loglikelihood(self, requests, batch_size=8):
+        return [-0.5 * len(cont.split()) * (1 if "I am user" in ctx else 2) for ctx, cont in requests]
+
+
+def test_pmi_per_token_divides_each_prompts_pmi_by_its_response_tokens():
+    task, items = ToyTask(), _items(4)
+    task.default_negative = "context_drop"
+    outputs = responses(LengthBackend(), task, items, PARAMS)
+    lengths = [len(o.split()) for o in outputs]
+    assert len(set(lengths)) > 1  # answers of different lengths: the summed PMI grows with them, per token not
+    metrics, records = measure_prompts(LengthBackend(), task, items, outputs, seed=0)
+    assert [r["pmi"] for r in records] == [0.5 * t for t in lengths]
+    assert [r["response_tokens"] for r in records] == lengths and [r["id"] for r in records] == [it.id for it in items]
+    assert all(r["pmi_per_token"] == 0.5 for r in records)
+    assert metrics["pmi"]["value"] == sum(0.5 * t for t in lengths) / 4
+    assert metrics["pmi_per_token"]["value"] == 0.5 and metrics["pmi_per_token"]["n"] == 4
+    assert metrics["pmi_per_token"]["ci_high"] > metrics["pmi_per_token"]["ci_low"]  # identical values: Wilson floor

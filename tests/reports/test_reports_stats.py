@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from harness.errors import UserError
-from harness.stats import mcnemar_exact, paired_bootstrap
+from harness.stats import mcnemar_exact, newcombe10, paired_bootstrap
 from reports.build import build_report
 from reports.compare import compare_runs
 from reports.load import open_runs, read_samples
@@ -27,7 +27,7 @@ def _scores(run: Path, method: str, k: int, task: str):
     return ids, [rows[i][0] for i in ids], [rows[i][1] for i in ids]
 
 
-def test_binary_gain_is_mcnemar_plus_paired_bootstrap(tmp_path):
+def test_binary_gain_is_mcnemar_plus_newcombe10(tmp_path):
     run = make_run(tmp_path / "run", rounds=2)
     build_report([run], tmp_path / "out")
     g = pd.read_csv(tmp_path / "out" / "gains.csv")
@@ -35,9 +35,11 @@ def test_binary_gain_is_mcnemar_plus_paired_bootstrap(tmp_path):
     ids0, a, _ = _scores(run, "prompting", 0, "mcq_task")
     ids2, b, _ = _scores(run, "mipo", 2, "mcq_task")
     assert ids0 == ids2
-    ref = paired_bootstrap(a, b)
-    assert row["gain"] == pytest.approx(ref["gain"])
-    assert (row["ci_low"], row["ci_high"]) == pytest.approx((ref["ci_low"], ref["ci_high"]))
+    pairs = list(zip(a, b))
+    up, down, both = pairs.count((0.0, 1.0)), pairs.count((1.0, 0.0)), pairs.count((1.0, 1.0))
+    assert row["gain"] == pytest.approx((up - down) / 40)
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx(newcombe10(both, up, down, 40 - both - up - down))
+    assert (row["improved"], row["broken"], row["ci_method"]) == (up, down, "newcombe10")
     assert row["p_value"] == pytest.approx(mcnemar_exact(a, b))
     assert row["test"] == "McNemar exact" and row["n"] == 40
 
