@@ -57,10 +57,11 @@ def measure(backend: Backend, task: Task, items: list[Item], outputs: list[str],
     return measure_prompts(backend, task, items, outputs, seed, negative)[0]
 
 
-def _records(items: list[Item], pmi: list[float], tokens: list[int]) -> list[dict]:
-    """One record per prompt: id, summed PMI (nats), response tokens, PMI per token (None for an empty answer)."""
-    return [{"id": str(it.id), "pmi": v, "response_tokens": t, "pmi_per_token": v / t if t else None}
-            for it, v, t in zip(items, pmi, tokens)]
+def _records(items: list[Item], outputs: list[str], pmi: list[float], tokens: list[int]) -> list[dict]:
+    """One record per prompt: id, summed PMI (nats), response tokens, PMI per token (None for an empty answer),
+    and the response itself (so the round's PMI can be re-scored later)."""
+    return [{"id": str(it.id), "pmi": v, "response_tokens": t, "pmi_per_token": v / t if t else None,
+             "response": y} for it, y, v, t in zip(items, outputs, pmi, tokens)]
 
 
 def measure_prompts(backend: Backend, task: Task, items: list[Item], outputs: list[str], seed: int,
@@ -93,4 +94,4 @@ def measure_prompts(backend: Backend, task: Task, items: list[Item], outputs: li
             ("logp_response", lp)) if vals}
     value, lo, hi, method = _distinct_ci(outputs, seed)
     out["distinct_2"] = MetricCI(value, lo, hi, n=len(outputs), ci_method=method)
-    return metric_dicts(out), _records(items, pmi, tokens)
+    return metric_dicts(out), _records(items, outputs, pmi, tokens)

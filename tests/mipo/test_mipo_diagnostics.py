@@ -112,6 +112,7 @@ def test_pmi_per_token_divides_each_prompts_pmi_by_its_response_tokens():
     metrics, records = measure_prompts(LengthBackend(), task, items, outputs, seed=0)
     assert [r["pmi"] for r in records] == [0.5 * t for t in lengths]
     assert [r["response_tokens"] for r in records] == lengths and [r["id"] for r in records] == [it.id for it in items]
+    assert [r["response"] for r in records] == outputs
     assert all(r["pmi_per_token"] == 0.5 for r in records)
     assert metrics["pmi"]["value"] == sum(0.5 * t for t in lengths) / 4
     assert metrics["pmi_per_token"]["value"] == 0.5 and metrics["pmi_per_token"]["n"] == 4
