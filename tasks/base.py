@@ -33,10 +33,14 @@ class Item:
 
 @dataclass(frozen=True)
 class Score:
-    """A scored output: what was extracted, the main score in [0, 1], and extra per-item metrics."""
+    """A scored output: what was extracted, the main score in [0, 1], and extra per-item metrics.
+
+    `score` is None only when the scorer's reading needs its model stage and that stage did not run
+    (`mipo-bench score` without a model): no number, rather than a zero that was never measured.
+    """
 
     extracted: Any
-    score: float
+    score: float | None
     extra: dict[str, float] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict)  # non-metric fields kept in samples (judge replies)
 
@@ -159,8 +163,16 @@ class Task(ABC):
         return self.scorer.metric
 
     def score(self, output: str, item: Item) -> Score:
-        """Score one model output against the item (with the chosen scorer)."""
+        """Score one model output against the item (with the chosen scorer; its model stage not run)."""
         return self.scorer.score(output, item)
+
+    def follow_up(self, output: str, item: Item) -> list[dict[str, str]] | None:
+        """The chosen scorer's model-stage messages for this output (tasks/scorers.py ModelStage); None: none."""
+        return self.scorer.follow_up(output, item)
+
+    def score_reply(self, output: str, item: Item, reply: str) -> Score:
+        """Score an output whose follow-up the model answered with `reply`."""
+        return self.scorer.score_reply(output, item, reply)
 
     def gold_output(self, item: Item) -> str:
         """A reference output that must score as correct (used by `tasks validate`); the target by default."""

@@ -124,16 +124,21 @@ _FINAL_ANSWER = re.compile(r"The final answer is (" + _NUM + ")")
 
 
 def extract_authors_gsm(text: str) -> str | None:
-    """GSM8K as the authors' script reads it (gsm.py:219-222): the text between the first and second
-    `####`, its first `\\d+\\.?\\d*` (no sign, no thousands separator: "1,000" reads as 1).
+    """Stage 1 of the authors' GSM8K/SVAMP reading (gsm.py:219-222, svamp.py:256-259): the text between the
+    first and second `####`, its first `\\d+\\.?\\d*` (no sign, no thousands separator: "1,000" reads as 1).
 
-    Their fallback (a second model call that extracts a number when there is no `####`, gsm.py:223-257)
-    is not reproduced: an output without `####` has no authors' answer here.
+    None sends the output to their stage 2, a model call (gsm.py:223-257; tasks/gsm8k.py runs it).
     """
     parts = (text or "").split("####")
     if len(parts) < 2:
         return None
     m = _AUTHORS_NUM.search(parts[1])
+    return normalize_number(m.group()) if m else None
+
+
+def extract_first_number(text: str) -> str | None:
+    """Stage 2 of the authors' reading (gsm.py:253-257): the first `\\d+\\.?\\d*` of the extraction reply."""
+    m = _AUTHORS_NUM.search(text or "")
     return normalize_number(m.group()) if m else None
 
 

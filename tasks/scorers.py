@@ -14,6 +14,14 @@ the one its options name among `Task.scorer_choices()` (`scorer: loglik` for mul
 Each declares its main metric (the mean of the samples' `score` column) and the sample columns
 summarised beside it (`metrics`; `by` adds one `<metric>_<value>` column per value of a sample
 field, MMLU's subjects). The evaluation summarises these columns and no others.
+
+A scorer may declare a model stage (`ModelStage`): a second chat turn, answered by the model under
+test, for the outputs its first reading could not score (the authors' GSM8K/SVAMP extraction call).
+`follow_up(output, item)` gives that turn's messages (None: the first reading suffices), and
+`score_reply(output, item, reply)` the final score once it is answered. The evaluation asks every
+pending follow-up of a task in one batched generation (harness/evaluation/evaluate.py); where no model
+is at hand (`mipo-bench score` without --model, the exports) `score(output, item)` is the whole
+reading and says which outputs still needed the model stage.
 """
 
 from __future__ import annotations
@@ -24,9 +32,26 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from harness.errors import UserError
-from tasks.base import Item, Score
+from tasks.base import GenerationSettings, Item, Score
 
 Pairs = list[tuple[str, str]]
+Messages = list[dict[str, str]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelStage:
+    """A follow-up turn the model under test answers for outputs whose first reading failed.
+
+    `name` prefixes the sample columns the evaluation saves (`<name>_prompt`, `<name>_reply`,
+    `<name>_seed`, `<name>_n_new_tokens`, `<name>_truncated`); `ask(output, item)` gives the turn's
+    messages, or None when the output needs none; `generation` is its decoding (sampled with the run's
+    seed, one seed per request as every other sample).
+    """
+
+    name: str
+    ask: Callable[[str, Item], Messages | None]
+    generation: GenerationSettings
+    about: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,6 +63,7 @@ class Scorer(ABC):
     metrics: tuple[str, ...] = ()
     by: str | None = None
     protocol: str = ""
+    stage: ModelStage | None = None  # a follow-up model turn for the outputs the first reading cannot score
 
     def columns(self, rows: Iterable[dict]) -> set[str]:
         """The declared sample columns (with one `<metric>_<value>` per value of the rows' `by` field)."""
@@ -50,7 +76,15 @@ class Scorer(ABC):
 
     @abstractmethod
     def score(self, output: str, item: Item) -> Score:
-        """Score one generated output against the item."""
+        """Score one generated output against the item (without the model stage, where there is one)."""
+
+    def follow_up(self, output: str, item: Item) -> Messages | None:
+        """The model stage's messages for this output; None when there is no stage or the output needs none."""
+        return self.stage.ask(output, item) if self.stage is not None else None
+
+    def score_reply(self, output: str, item: Item, reply: str) -> Score:
+        """Score an output whose follow-up (`follow_up`) the model answered with `reply`."""
+        raise UserError(f"the {self.name} scorer has no model stage")
 
     def score_loglik(self, item: Item, logliks: list[float]) -> Score:
         """Score an item from the log-likelihoods of its `requests`."""
@@ -59,12 +93,19 @@ class Scorer(ABC):
     def describe(self) -> dict[str, Any]:
         """What `tasks show` prints about the scorer."""
         about = {"metrics": [self.metric, *self.metrics], "protocol": self.protocol}
+        if self.stage is not None:
+            about["model_stage"] = {"name": self.stage.name, "about": self.stage.about,
+                                    "generation": self.stage.generation.__dict__}
         return {k: v for k, v in about.items() if v}
 
 
 @dataclass(frozen=True, kw_only=True)
 class Generative(Scorer):
-    """Generate; `extract(output)` compared with the target by `compare` scores 1.0 or 0.0, or `rule` scores."""
+    """Generate; `extract(output)` compared with the target by `compare` scores 1.0 or 0.0, or `rule` scores.
+
+    With a model `stage`, `rule(output, item)` is the reading without it and `rule(output, item, reply=r)`
+    the reading once the stage's follow-up was answered with `r`.
+    """
 
     name: ClassVar[str] = "generative"
     extract: Callable[[str], Any] | None = None
@@ -74,12 +115,19 @@ class Generative(Scorer):
     def __post_init__(self) -> None:
         if (self.rule is None) == (self.extract is None or self.compare is None):
             raise TypeError("Generative needs extract and compare, or a rule")
+        if self.stage is not None and self.rule is None:
+            raise TypeError("a Generative model stage needs a rule that takes the reply")
 
     def score(self, output: str, item: Item) -> Score:
         if self.rule is not None:
             return self.rule(output, item)
         got = self.extract(output)  # type: ignore[misc]
         return Score(extracted=got, score=float(self.compare(got, item.target)))  # type: ignore[misc]
+
+    def score_reply(self, output: str, item: Item, reply: str) -> Score:
+        if self.stage is None:
+            return super().score_reply(output, item, reply)
+        return self.rule(output, item, reply=reply)  # type: ignore[misc,call-arg]
 
 
 @dataclass(frozen=True, kw_only=True)

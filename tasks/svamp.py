@@ -1,5 +1,8 @@
 """SVAMP: the GSM8K prompt and scoring on ChilleD/SVAMP's full test split (hub only).
 
+Scoring is the authors' two-stage reading as for GSM8K (svamp.py:256-295), with their SVAMP wording of the
+extraction turn (svamp.py:262, "anythig ele" as written).
+
 MIPO train pool as in the paper: SVAMP train plus 700 GSM8K train prompts (seeded sample).
 Pairs as the authors build them (svamp.py:150-157): SVAMP prompts are deranged among themselves and
 the GSM8K pairs, built among GSM8K prompts, are appended (`meta["pair_group"]`, see mipo/pairs.py);
@@ -44,6 +47,8 @@ class Svamp(Gsm8k):
     id = "svamp"
     description = "SVAMP test (hub), GSM8K prompt; train pool = SVAMP train + 700 GSM8K train prompts"
     default_limit = None  # the full test split (300)
+    extraction_request = ("Extract the numeric answer from this reasoning, and do not include anythig ele in your "
+                          "response other than the number. ")  # svamp.py:262, verbatim
 
     def data_sources(self) -> list[Source]:
         # as the authors (../shared/reference/mipo-authors/svamp.py:182-186): test evaluated, train for MIPO

@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from harness.cli.options import INCLUDE, OFFLINE, out_option, path_option
+from harness.errors import UserError
 
 export_app = typer.Typer(no_args_is_help=True,
                          help="Export tasks to lm-eval or inspect-ai with the same items, prompts and scoring.")
@@ -27,22 +28,58 @@ def score(
     task: str = typer.Option(..., help="Task id."),
     predictions: Path = path_option(..., "--predictions", help='JSONL file, one {"id": ..., "output": ...} per line.'),
     out: Optional[Path] = out_option(None, help="Scored JSONL (default: <predictions>.scored.jsonl)."),
+    model: Optional[str] = typer.Option(None, help="The model that wrote the outputs (alias, hub id or folder): "
+                                        "runs the task's model stage (GSM8K/SVAMP: the authors' extraction turn)."),
+    adapter: Optional[Path] = path_option(None, "--adapter", help="With --model: a LoRA adapter folder on top of it "
+                                          "(the policy of a trained LoRA round)."),
+    device: str = typer.Option("auto", help="With --model: cpu, cuda or auto."),
+    seed: int = typer.Option(42, help="With --model: the seed of the model stage's sampling (a run's: its seed)."),
+    batch_size: int = typer.Option(8, min=1, help="With --model: generation batch size."),
     include: list[Path] = INCLUDE,
     offline: bool = OFFLINE,
 ) -> None:
-    """Re-score saved outputs with the task's own scorer (no model). Validates every line and id first."""
+    """Re-score saved outputs with the task's own scorer. Validates every line and id first.
+
+    No model is loaded unless --model is given; a task whose reading needs a second turn of the model then
+    reports that stage as not run (per line and in the summary) instead of scoring those outputs.
+    """
+    from harness.backends.base import GenParams
     from harness.outpaths import check_in_file, check_out_file
-    from harness.evaluation.score import aggregate, default_out, item_index, read_predictions, score_rows, write_scored
+    from harness.evaluation.score import (aggregate, default_out, item_index, load_scoring_model, not_run,
+                                          read_predictions, score_rows, write_scored)
     from tasks.registry import TaskRegistry
 
     t = TaskRegistry(include).get(task)  # an unknown task is named first; nothing is read or written yet
+    if device not in ("cpu", "cuda", "auto"):
+        raise UserError(f"--device must be cpu, cuda or auto, not '{device}'")
+    if adapter is not None and not model:
+        raise UserError("--adapter needs --model (the base model the adapter was trained on)")
+    if adapter is not None and not Path(adapter).expanduser().is_dir():
+        raise UserError(f"--adapter {adapter}: not a folder")
     check_in_file(predictions, "predictions file")
     target = check_out_file(out, "--out") if out else check_out_file(default_out(predictions), "scored file")
     preds = read_predictions(predictions)
-    scored = score_rows(t, preds, item_index(t, _offline(offline)))
+    index = item_index(t, _offline(offline))
+    stage = t.scorer.stage
+    backend = (load_scoring_model(model, device, adapter=str(Path(adapter).expanduser()) if adapter else None,
+                                  log=typer.echo) if model and stage is not None else None)
+    if model and stage is None:
+        typer.echo(f"note: task {t.id} has no model stage; --model is not used")
+    try:
+        scored = score_rows(t, preds, index, backend, GenParams(batch_size=batch_size, seed=seed))
+    finally:
+        if backend is not None:
+            backend.close()
     write_scored(target, [{**p, **s} for p, s in zip(preds, scored)])
+    pending = not_run(scored)
+    if pending:
+        typer.echo(f"{t.id} {t.metric}: not computed: {pending} of {len(scored)} outputs need the {stage.name} stage "
+                   f"(a second turn of the model under test), which was not run; give --model to run it")
     for metric, m in aggregate(t, scored).items():
         typer.echo(f"{t.id} {metric}: {m['value']:.4f} [{m['ci_low']:.4f}, {m['ci_high']:.4f}] n={m['n']}")
+    if backend is not None:
+        asked = sum(1 for r in scored if f"{stage.name}_reply" in r)
+        typer.echo(f"{stage.name} stage: {asked} of {len(scored)} outputs asked with {model} (seed {seed})")
     typer.echo(f"scored: {target}")
 
 

@@ -55,7 +55,7 @@ def validate(task: str = typer.Argument(...), include: list[Path] = INCLUDE, off
     typer.echo("prompt of the first item:\n" + json.dumps(t.messages(items[0]), indent=2, ensure_ascii=False))
     for it in items:
         sc = t.score(t.gold_output(it), it)
-        if sc.score < 1.0:
+        if sc.score is None or sc.score < 1.0:
             raise UserError(f"task {task}: the gold output of item {it.id} scores {sc.score}, not 1.0 "
                             f"(extracted {sc.extracted!r}, target {it.target!r})")
     typer.echo(f"ok: gold outputs of {len(items)} items score 1.0")

@@ -1,5 +1,10 @@
 """Evaluation of one task: generate -> extract -> score, appended as it goes, resumable by item id.
 
+A scorer with a model stage (tasks/scorers.py ModelStage: the authors' GSM8K/SVAMP extraction turn) has
+its follow-ups asked after the task's generation, all in one batched call to the same backend with the
+run's seed; each answered row is then rescored and samples.jsonl rewritten in one atomic step. A row whose
+follow-up is still pending (a run stopped in between) has no `<stage>_reply` and is asked on resume.
+
 Tasks whose scorer asks for log-likelihoods (`tasks.scorers.Loglik`: multiple choice with `scorer: loglik`,
 the judge-free personalization measure) are scored with `backend.loglikelihood` instead of generation.
 The summary has the task's main metric, the sample columns its scorers declare and the validity rates.
@@ -7,13 +12,14 @@ The summary has the task's main metric, the sample columns its scorers declare a
 
 from __future__ import annotations
 
+import json
 import time
 import zlib
 from collections.abc import Callable
 from pathlib import Path
 
 from harness.backends.base import Backend, GenParams, Generation
-from harness.rundir import append_jsonl, atomic_write_json, read_jsonl
+from harness.rundir import append_jsonl, atomic_write_json, atomic_write_text, read_jsonl
 from harness.records import EvalResult, MetricCI
 from tasks.base import Item, Task
 
@@ -53,19 +59,79 @@ def validity(task: Task, item: Item, extracted, score: float, truncated: bool | 
     return row
 
 
+def scored_fields(task: Task, item: Item, output: str, truncated: bool | None, reply: str | None = None) -> dict:
+    """The score and validity fields of a sample: `Task.score`, or `Task.score_reply` once the scorer's model
+    stage answered `reply`."""
+    sc = task.score(output, item) if reply is None else task.score_reply(output, item, reply)
+    return {"extracted": sc.extracted, "score": sc.score, **sc.extra, **sc.details,
+            **validity(task, item, sc.extracted, sc.score, truncated, output)}
+
+
 def sample_row(task: Task, item: Item, prompt: str, gen: Generation) -> dict:
     """One samples.jsonl line."""
     output = gen.text[:MAX_OUTPUT_CHARS]
-    sc = task.score(output, item)
     return {
         "id": item.id, "prompt": prompt, "target": item.target, "output": output,
-        "extracted": sc.extracted, "score": sc.score, **sc.extra, **sc.details,
-        **validity(task, item, sc.extracted, sc.score, bool(gen.truncated), output),
+        **scored_fields(task, item, output, bool(gen.truncated)),
         "n_prompt_tokens": gen.n_prompt_tokens, "n_new_tokens": gen.n_new_tokens,
         "seconds": round(gen.seconds, 4), "truncated_output": len(gen.text) > MAX_OUTPUT_CHARS,
         "engine": gen.engine or None,
         "user": item.meta.get("user"),
     }
+
+
+def stage_params(task: Task, params: GenParams) -> GenParams | None:
+    """The decoding of the task's model stage: its own settings, the evaluation's batch size and seed."""
+    stage = task.scorer.stage
+    if stage is None:
+        return None
+    g = stage.generation
+    return GenParams(max_new_tokens=g.max_new_tokens, temperature=g.temperature, top_p=g.top_p, greedy=g.greedy,
+                     batch_size=params.batch_size, seed=params.seed)
+
+
+def follow_ups(backend: Backend, task: Task, entries: list[tuple[Item, str]], params: GenParams) -> dict[int, dict]:
+    """Ask the scorer's model stage about every (item, output) that needs it, in one generation call.
+
+    Returns entry index -> the saved stage columns (`<name>_prompt`, `<name>_reply`, `<name>_seed`,
+    `<name>_n_new_tokens`, `<name>_truncated`); entries that need no follow-up are absent. The call uses the
+    evaluation's seed: each request's sample is seeded from it and its own prompt (harness/backends/sampling.py),
+    so a reply does not depend on which other outputs needed one.
+    """
+    fparams = stage_params(task, params)
+    asks = [(i, msgs) for i, (item, output) in enumerate(entries)
+            if fparams is not None and (msgs := task.follow_up(output, item)) is not None]
+    if not asks:
+        return {}
+    name = task.scorer.stage.name  # type: ignore[union-attr]
+    gens = backend.generate([msgs for _, msgs in asks], fparams)
+    return {i: {f"{name}_prompt": backend.render(msgs), f"{name}_reply": gen.text[:MAX_OUTPUT_CHARS],
+                f"{name}_seed": fparams.seed, f"{name}_n_new_tokens": gen.n_new_tokens,
+                f"{name}_truncated": bool(gen.truncated)}
+            for (i, msgs), gen in zip(asks, gens)}
+
+
+def answer_follow_ups(backend: Backend, task: Task, items: list[Item], done: dict[str, dict], params: GenParams,
+                      samples: Path, log: Callable[[str], None] | None = None) -> int:
+    """Run the pending model-stage follow-ups of the rows in `done` (one call), rescore those rows and rewrite
+    samples.jsonl atomically; returns how many were asked."""
+    stage = task.scorer.stage
+    if stage is None:
+        return 0
+    pending = [it for it in items if it.id in done and f"{stage.name}_reply" not in done[it.id]]
+    entries = [(it, done[it.id]["output"]) for it in pending]
+    if log and (n := sum(task.follow_up(output, it) is not None for it, output in entries)):
+        log(f"{task.id}: {stage.name} stage: asking the model about {n} of {len(items)} outputs (one batched call)")
+    answered = follow_ups(backend, task, entries, params)
+    for i, cols in answered.items():
+        item, output = entries[i]
+        row = done[item.id]
+        row.update(scored_fields(task, item, output, row.get("truncated"), cols[f"{stage.name}_reply"]))
+        row.update(cols)
+    if answered:
+        atomic_write_text(samples, "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n"
+                                           for r in done.values()))
+    return len(answered)
 
 
 # summary metric name -> samples.jsonl column (rates over samples; chance for multiple choice)
@@ -75,7 +141,12 @@ VALIDITY_COLUMNS = ("accuracy_answered",)  # validity columns summarised under t
 
 
 def summarize(task: Task, rows: list[dict], seed: int = 0) -> dict[str, dict]:
-    """Per-metric mean, bootstrap 95% CI and n (clustered by user where users repeat)."""
+    """Per-metric mean, bootstrap 95% CI and n (clustered by user where users repeat).
+
+    The main metric is left out when some row has no score (its scorer's model stage did not run): a mean
+    over the rest would be another metric under the same name.
+    """
+    unscored = any(r.get("score") is None for r in rows)
     users = [r.get("user") for r in rows]
     clusters = users if any(users) and len(set(users)) < len(users) else None
     names = {task.metric: "score"}
@@ -88,7 +159,7 @@ def summarize(task: Task, rows: list[dict], seed: int = 0) -> dict[str, dict]:
     out = {}
     for metric, column in names.items():
         vals = [float(r[column]) for r in rows if r.get(column) is not None]
-        if not vals and metric in VALIDITY_METRICS:
+        if (not vals and metric in VALIDITY_METRICS) or (column == "score" and unscored):
             continue
         cl = [r.get("user") for r in rows if r.get(column) is not None] if clusters else None
         out[metric] = MetricCI.of(vals, seed=seed, clusters=cl).to_dict()
@@ -130,12 +201,14 @@ def _evaluate_loglik(backend: Backend, task: Task, todo: list[Item], requests: l
 
 def evaluate_task(backend: Backend, task: Task, items: list[Item], params: GenParams, out_dir: Path,
                   header: dict, on_item: Callable[[], None] | None = None,
-                  also: list[list[dict[str, str]]] | None = None) -> EvalResult:
+                  also: list[list[dict[str, str]]] | None = None,
+                  log: Callable[[str], None] | None = None) -> EvalResult:
     """Evaluate `items`, skipping ids already in samples.jsonl; writes samples.jsonl and metrics.json.
 
     `also`: extra prompts (the round's diagnostics) answered in the same generation call, so they fill the
     evaluation's batches; their texts are returned under "also" (None when the task is scored by
-    log-likelihood or nothing was left to evaluate: the caller generates them itself).
+    log-likelihood or nothing was left to evaluate: the caller generates them itself). The scorer's model stage,
+    if any, is asked after the generation (`answer_follow_ups`; `log` announces it).
     """
     samples = out_dir / "samples.jsonl"
     metrics_path = out_dir / "metrics.json"
@@ -167,6 +240,7 @@ def evaluate_task(backend: Backend, task: Task, items: list[Item], params: GenPa
 
         gens = backend.generate(prompts + extra, params, on_done=finished)
         also_texts = [g.text for g in gens[len(todo):]] if also else None
+    answer_follow_ups(backend, task, items, done, params, samples, log)
     rows = [done[it.id] for it in items]
     metrics = {
         **header, "kind": "eval", "task": task.id, "family_task": task.family, "n": len(rows),
@@ -174,6 +248,11 @@ def evaluate_task(backend: Backend, task: Task, items: list[Item], params: GenPa
         "seconds": round(time.perf_counter() - t0, 2),
         "metrics": summarize(task, rows, seed=params.seed),
     }
+    fparams = stage_params(task, params)
+    if fparams is not None:
+        name = task.scorer.stage.name  # type: ignore[union-attr]
+        metrics["model_stage"] = {"name": name, "generation": fparams.to_dict(),
+                                  "asked": sum(1 for r in rows if f"{name}_reply" in r)}
     atomic_write_json(metrics_path, metrics)
     return EvalResult(metrics, also_texts)
 

@@ -1,7 +1,13 @@
-"""Re-scoring saved outputs without a model (`mipo-bench score`).
+"""Re-scoring saved outputs (`mipo-bench score`), without a model or with one for a scorer's model stage.
 
 Input lines are `{"id": <task item id>, "output": "<text>"}`; each is scored with the task's own
 `Task.score` (after the same truncation a run applies), so a score here equals the score a run gives.
+
+A scorer with a model stage (the authors' GSM8K/SVAMP extraction turn, tasks/scorers.py ModelStage)
+needs the model under test for the outputs its first reading cannot score. Without `--model` those
+lines say so (`extraction: not_run`, a `note`, score null) and the main metric is not computed (no
+partial mean, no silent zero); with `--model M` the follow-ups are asked in one batched call, seeded
+with `--seed`, and saved per line as a run saves them.
 
 Error policy: validate first. Every line is parsed and every id looked up before anything is scored
 or written, so a malformed line or an unknown id leaves no half-written output behind; scoring
@@ -15,8 +21,9 @@ import math
 from pathlib import Path
 from typing import Any
 
+from harness.backends.base import Backend, GenParams
 from harness.errors import UserError
-from harness.evaluation.evaluate import MAX_OUTPUT_CHARS, summarize
+from harness.evaluation.evaluate import MAX_OUTPUT_CHARS, follow_ups, summarize
 from harness.rundir import atomic_write_text
 from harness.records import MetricCI
 from tasks.base import Item, Score, Task
@@ -84,36 +91,77 @@ def item_index(task: Task, offline: bool) -> dict[str, Item]:
     return index
 
 
-def score_of(task: Task, item: Item, output: str) -> Score:
-    """`Task.score` of an output after the truncation a run applies (shared with the exports)."""
-    return task.score(output[:MAX_OUTPUT_CHARS], item)
+def score_of(task: Task, item: Item, output: str, reply: str | None = None) -> Score:
+    """`Task.score` of an output after the truncation a run applies (shared with the exports); with the
+    model stage's `reply`, `Task.score_reply`."""
+    output = output[:MAX_OUTPUT_CHARS]
+    return task.score(output, item) if reply is None else task.score_reply(output, item, reply)
 
 
-def score_output(task: Task, item: Item, output: str) -> dict[str, Any]:
-    """The scored fields of one output: target, extracted, correct, score, extra metrics and details."""
-    sc = score_of(task, item, output)
-    row = {"target": item.target, "extracted": sc.extracted, "correct": sc.score == 1.0,
-           "score": sc.score, **sc.extra, **sc.details}
+def not_run_note(task: Task) -> str:
+    """The per-line note of an output whose scorer's model stage was not run."""
+    name = task.scorer.stage.name if task.scorer.stage is not None else "model"
+    return (f"the {name} stage (a second turn of the model under test) was not run: no --model was given, so "
+            f"{task.metric} is not scored")
+
+
+def score_output(task: Task, item: Item, output: str, stage: dict | None = None) -> dict[str, Any]:
+    """The scored fields of one output: target, extracted, correct, score, extra metrics and details;
+    `stage`: the model stage's saved columns when it was asked (harness/evaluation/evaluate.py follow_ups)."""
+    name = task.scorer.stage.name if task.scorer.stage is not None else None
+    reply = stage.get(f"{name}_reply") if stage and name else None
+    sc = score_of(task, item, output, reply)
+    row = {"target": item.target, "extracted": sc.extracted, "correct": None if sc.score is None else sc.score == 1.0,
+           "score": sc.score, **sc.extra, **sc.details, **(stage or {})}
+    if sc.score is None:
+        row["note"] = not_run_note(task)
     if item.meta.get("user") is not None:
         row["user"] = item.meta["user"]
     return row
 
 
-def score_rows(task: Task, predictions: list[dict], index: dict[str, Item]) -> list[dict]:
-    """Scored fields of each validated prediction; a UserError (before scoring anything) for unknown ids."""
+def score_rows(task: Task, predictions: list[dict], index: dict[str, Item], backend: Backend | None = None,
+               params: GenParams | None = None) -> list[dict]:
+    """Scored fields of each validated prediction; a UserError (before scoring anything) for unknown ids.
+
+    With a `backend`, the scorer's model-stage follow-ups are asked first, in one call with `params`.
+    """
     unknown = [p["id"] for p in predictions if p["id"] not in index]
     if unknown:
         shown = ", ".join(repr(u) for u in unknown[:3])
         raise UserError(f"{len(unknown)} of {len(predictions)} predictions have ids unknown to task {task.id} "
                         f"(e.g. {shown}); nothing was written")
-    return [score_output(task, index[p["id"]], p["output"]) for p in predictions]
+    entries = [(index[p["id"]], p["output"][:MAX_OUTPUT_CHARS]) for p in predictions]
+    asked = follow_ups(backend, task, entries, params or GenParams()) if backend is not None else {}
+    return [score_output(task, item, output, asked.get(i)) for i, (item, output) in enumerate(entries)]
+
+
+def not_run(scored: list[dict]) -> int:
+    """How many scored lines still need their scorer's model stage (score null)."""
+    return sum(1 for r in scored if r.get("score") is None)
+
+
+def load_scoring_model(model_id: str, device: str = "auto", adapter: str | None = None,
+                       log=lambda m: None) -> Backend:
+    """The model under test for a model stage, chosen as a run chooses it: alias, local folder or hub id (with a
+    trained round's LoRA `adapter` on top); the device's engine (vLLM where installed, else transformers) and
+    dtype."""
+    from harness.backends.select import load_backend, resolve_engine
+    from harness.devices import resolve_device, resolve_dtype
+    from harness.models import resolve_model
+
+    dev = resolve_device(device)
+    resolved = resolve_model(model_id, log=log)
+    return load_backend(resolve_engine("auto", dev), resolved.path, adapter, dev, resolve_dtype("auto", dev), model_id)
 
 
 def aggregate(task: Task, scored: list[dict], seed: int = 0) -> dict[str, dict]:
     """Mean, bootstrap 95% CI and n per metric: the run's summary plus any other numeric extra metric."""
     out = {k: v for k, v in summarize(task, scored, seed=seed).items() if k != "response_tokens"}
+    stage = f"{task.scorer.stage.name}_" if task.scorer.stage is not None else None
     numeric = {k for r in scored for k, v in r.items()
-               if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in ("score", "user")}
+               if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in ("score", "user")
+               and not (stage and k.startswith(stage))}  # the stage's seed and token count are not metrics
     for k in sorted(numeric - set(out)):
         vals = [float(r[k]) for r in scored if isinstance(r.get(k), (int, float)) and math.isfinite(float(r[k]))]
         out[k] = MetricCI.of(vals, seed=seed).to_dict()

@@ -12,8 +12,11 @@ from tasks.loader import summary as data_summary
 
 
 def estimate_seconds(plans: list[TaskPlan], cfg: SuiteConfig, n_models: int) -> float:
-    """A rough CPU estimate: ~40 new tokens/s for generation, ~3 s per DPO step of 2 pairs."""
+    """A rough CPU estimate: ~40 new tokens/s for generation, ~3 s per DPO step of 2 pairs; a scorer's model
+    stage (GSM8K's extraction turn) as a quarter of its budget per item."""
     eval_tokens = sum(len(p.eval_items) * p.gen.max_new_tokens * 0.5 for p in plans)
+    eval_tokens += sum(len(p.eval_items) * p.task.scorer.stage.generation.max_new_tokens * 0.25
+                       for p in plans if p.task.scorer.stage is not None)
     train_methods = trained(cfg.methods)
     prompts = sum(prompts_per_task(cfg, p) for p in plans)  # per round, over all lineages
     per_round_gen = prompts * 300 * 1.5

@@ -41,7 +41,7 @@ def _answers(backend: Backend, ev: RoundEval, ui: RunUI) -> dict[str, list[str]]
                       total=len(plan.eval_items)) as stage:
             also = [plan.task.train_messages(it) for it in plan.diag_items] if plan.task.id in diag_ids else None
             got = evaluate_task(backend, plan.task, plan.eval_items, plan.gen, ev.folder / "tasks" / plan.task.id,
-                                {**h, "partial": plan.partial}, on_item=stage.advance, also=also)
+                                {**h, "partial": plan.partial}, on_item=stage.advance, also=also, log=ui.log)
         if got.also is not None:
             outputs[plan.task.id] = got.also
     return outputs

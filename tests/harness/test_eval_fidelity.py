@@ -90,12 +90,24 @@ def test_gsm8k_extractions():
     assert extract_final_answer("x. The final answer is 5. Again, The final answer is $18") == "18"
     task = Gsm8k()
     sc = task.score("16 - 3 - 4 = 9 eggs, 9 * 2 = 18 dollars. So the answer is 18.\n#### 18", GSM)
-    assert sc.score == 1.0 and sc.extra == {"accuracy_strict": 1.0, "accuracy_flexible": 1.0, "accuracy_authors": 1.0}
-    sc = task.score("She makes 9 * 2 = 18 dollars.", GSM)
-    assert sc.extracted is None and sc.extra["accuracy_flexible"] == 1.0 and sc.score == 0.0
+    assert sc.score == 1.0 and sc.extra == {"accuracy_strict": 1.0, "accuracy_flexible": 1.0, "accuracy_marker": 1.0}
+    assert sc.details["extraction"] == "marker"
+    sc = task.score("She makes 9 * 2 = 18 dollars.", GSM)  # no '####': the authors' model stage decides
+    assert sc.extracted is None and sc.extra["accuracy_flexible"] == 1.0 and sc.extra["accuracy_strict"] == 0.0
+    assert sc.score is None and sc.details["extraction"] == "not_run"  # not run here: no score, not a zero
+    sc = task.score_reply("She makes 9 * 2 = 18 dollars.", GSM, "18")
+    assert sc.score == 1.0 and sc.extracted == "18" and sc.details["extraction"] == "model"
     lm = Gsm8k({"prompt": "lm-eval"})
     assert lm.score("9 * 2 = 18. The final answer is 18", GSM).score == 1.0
     assert lm.score("9 * 2 = 18.\n#### 18", GSM).score == 0.0  # strict there is lm-eval's "The final answer is"
+
+
+def last_number_extractor(messages: list[dict[str, str]]) -> str:
+    """A model-stage reply at its most generous: the last number of the quoted text (a copied question's last
+    number can be the gold), else a sentence without a number."""
+    from tasks.extract import extract_flexible
+
+    return extract_flexible(messages[-1]["content"]) or "There is no number in this reasoning."
 
 
 @pytest.mark.parametrize("output", ["", "   ", "####", "ok", GSM_Q, "Sure! " + GSM_Q + "\n", OFF_TOPIC,
@@ -103,10 +115,28 @@ def test_gsm8k_extractions():
 @pytest.mark.parametrize("prompt", ["authors", "lm-eval"])
 def test_gsm8k_adversarial_answers_score_zero(output, prompt):
     """Empty, copied-question and off-topic outputs: 0 on every metric (a copied question has numbers, and
-    its last one can be the gold: flexible extraction ignores copies of the question's sentences)."""
+    its last one can be the gold: flexible extraction ignores copies of the question's sentences, and the
+    authors' model stage is shown the output without them, so even an extractor that reads the last number
+    it is shown cannot take the gold from the copy)."""
     item = Item(id="g2", question=GSM_Q, target="2")  # the question's last number
-    sc = Gsm8k({"prompt": prompt}).score(output, item)
+    task = Gsm8k({"prompt": prompt})
+    sc = task.score(output, item)
+    ask = task.follow_up(output, item)
+    if ask is not None:
+        assert "2" not in ask[-1]["content"].removeprefix(task.extraction_request)
+        sc = task.score_reply(output, item, last_number_extractor(ask))
     assert sc.score == 0.0 and set(sc.extra.values()) == {0.0}
+
+
+def test_gsm8k_raw_extraction_input_is_the_authors():
+    """extraction_input: raw sends the output exactly as gsm.py:225 does, copied question included (where a
+    generous extractor can read the gold from it: why echo_free is the default)."""
+    item = Item(id="g2", question=GSM_Q, target="2")
+    raw = Gsm8k({"extraction_input": "raw"})
+    assert raw.follow_up(GSM_Q, item) == [{"role": "user", "content": raw.extraction_request + GSM_Q}]
+    assert raw.follow_up("", item) == [{"role": "user", "content": raw.extraction_request}]
+    assert raw.score_reply(GSM_Q, item, last_number_extractor(raw.follow_up(GSM_Q, item))).score == 1.0
+    assert Gsm8k().follow_up(GSM_Q, item) is None and Gsm8k().score(GSM_Q, item).details["extraction"] == "none"
 
 
 @pytest.mark.parametrize("output", ["", "ok", ARC.question, "mc", OFF_TOPIC, "A: oxygen\nB: carbon dioxide\nC: nitrogen"

@@ -11,7 +11,7 @@ SUITE = """
 name: micro
 models: [smollm2-135m-instruct]
 tasks:
-  - {id: gsm8k, limit: 3, options: {fewshot: 0}}
+  - {id: gsm8k, limit: 3, options: {fewshot: 0, extraction_max_new_tokens: 40}}
   - {id: arc_challenge, limit: 3}
   - {id: profile_prefs, limit: 3}
 rounds: 1
@@ -36,6 +36,9 @@ def test_micro_suite_on_smollm2(tmp_path):
     assert set(main["task"]) == {"gsm8k", "arc_challenge", "profile_prefs"}
     assert sorted(main["round"].unique()) == [0, 1]
     assert (main["n"] == 3).all()
+    gsm = [json.loads(line) for line in (out / "models/smollm2-135m-instruct/round_0/tasks/gsm8k/samples.jsonl").open()]
+    assert all(r["extraction"] in ("marker", "model", "none") and r["score"] is not None for r in gsm)  # stage 2 ran
+    assert all("extraction_reply" in r for r in gsm if r["extraction"] == "model")
     assert ((main["ci_low"] <= main["value"]) & (main["value"] <= main["ci_high"])).all()
     assert set(df[df["kind"] == "diagnostic"]["metric"]) >= {"pmi", "distinct_2", "response_words"}
 

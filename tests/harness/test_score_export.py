@@ -60,7 +60,59 @@ def our_scores(task_id: str, outputs: dict[str, str], tmp_path: Path, monkeypatc
                              monkeypatch, capsys)
     assert code == 0, err
     assert f"{task_id} accuracy:" in out and f"n={len(outputs)}" in out
+    if task_id == "gsm8k":  # some outputs need the model stage: the main metric is said to be not computed
+        assert f"{task_id} accuracy: not computed:" in out and "give --model" in out
     return {r["id"]: r for r in map(json.loads, scored.read_text().splitlines())}
+
+
+GSM_OUTPUTS = ["So she makes 18 dollars.", "The total is \\boxed{42}.", "#### 7", "", "Nothing to say here."]
+
+
+def gsm_predictions(tmp_path: Path, outputs: list[str]) -> tuple[Path, list]:
+    """A predictions file with one output per GSM8K evaluation item (offline data), in item order."""
+    from tasks.registry import TaskRegistry
+
+    items = TaskRegistry().get("gsm8k").load(True).eval_items[:len(outputs)]
+    preds = tmp_path / "gsm.preds.jsonl"
+    preds.write_text("".join(json.dumps({"id": it.id, "output": o}) + "\n" for it, o in zip(items, outputs)))
+    return preds, items
+
+
+def test_score_without_model_reports_the_model_stage_not_run(tmp_path, monkeypatch, capsys):
+    preds, _ = gsm_predictions(tmp_path, GSM_OUTPUTS)
+    code, out, err = run_cli(["score", "--task", "gsm8k", "--predictions", str(preds)], monkeypatch, capsys)
+    assert code == 0, err
+    rows = [json.loads(line) for line in (tmp_path / "gsm.preds.scored.jsonl").read_text().splitlines()]
+    assert [r["extraction"] for r in rows] == ["not_run", "not_run", "marker", "none", "not_run"]
+    assert [r["score"] is None for r in rows] == [True, True, False, False, True]
+    assert all("extraction_reply" not in r for r in rows)
+    assert "gsm8k accuracy: not computed: 3 of 5 outputs need the extraction stage" in out
+    assert "gsm8k accuracy_strict:" in out and "gsm8k accuracy_marker:" in out
+    assert not any(line.startswith("gsm8k accuracy: 0") for line in out.splitlines())  # never a silent zero
+
+
+def test_score_adapter_needs_a_model(tmp_path, monkeypatch, capsys):
+    preds, _ = gsm_predictions(tmp_path, GSM_OUTPUTS[:1])
+    code, _, err = run_cli(["score", "--task", "gsm8k", "--predictions", str(preds), "--adapter", str(tmp_path)],
+                           monkeypatch, capsys)
+    assert code == 2 and "--adapter needs --model" in err
+    assert not (tmp_path / "gsm.preds.scored.jsonl").exists()
+
+
+def test_score_with_model_runs_the_model_stage(tmp_path, monkeypatch, capsys, tiny_model_dir):
+    """--model runs the extraction turn with that model (the tiny random one here: whatever it replies is read)."""
+    preds, items = gsm_predictions(tmp_path, GSM_OUTPUTS)
+    code, out, err = run_cli(["score", "--task", "gsm8k", "--predictions", str(preds), "--model", str(tiny_model_dir),
+                              "--device", "cpu", "--seed", "7"], monkeypatch, capsys)
+    assert code == 0, err
+    rows = [json.loads(line) for line in (tmp_path / "gsm.preds.scored.jsonl").read_text().splitlines()]
+    asked = [r for r in rows if "extraction_reply" in r]
+    assert len(asked) == 3 and all(r["extraction"] in ("model", "none") for r in asked)
+    assert all(r["score"] in (0.0, 1.0) and r["extraction_seed"] == 7 for r in rows if "extraction_reply" in r)
+    assert all(r["extraction_prompt"].count("Extract the numeric answer from this reasoning") == 1 for r in asked)
+    assert rows[2]["extraction"] == "marker" and "extraction_reply" not in rows[2]
+    assert "not computed" not in out and "extraction stage: 3 of 5 outputs asked" in out
+    assert "gsm8k accuracy: " in out and "note" not in rows[0]
 
 
 # --- score -----------------------------------------------------------------------------------
@@ -70,8 +122,12 @@ def test_score_writes_fields_and_aggregate(tmp_path, monkeypatch, capsys, export
     rows = our_scores("gsm8k", fixed_outputs("gsm8k", docs), tmp_path, monkeypatch, capsys)
     first = rows[docs[0]["id"]]
     assert first["correct"] is True and first["score"] == 1.0 and first["extracted"] == docs[0]["target"]
-    assert {"accuracy_strict", "accuracy_flexible", "target", "output"} <= set(first)
-    assert rows[docs[2]["id"]]["correct"] is False
+    assert {"accuracy_strict", "accuracy_flexible", "accuracy_marker", "target", "output"} <= set(first)
+    assert first["extraction"] == "marker"
+    third = rows[docs[2]["id"]]  # no '####': the authors' reading needs the model stage, not run here
+    assert third["correct"] is None and third["score"] is None and third["extraction"] == "not_run"
+    assert "not run" in third["note"] and third["accuracy_flexible"] == 0.0
+    assert rows[docs[4]["id"]]["extraction"] == "none" and rows[docs[4]["id"]]["score"] == 0.0  # empty: no answer
 
 
 def test_score_finds_train_pool_ids(tmp_path, monkeypatch, capsys):
@@ -177,8 +233,10 @@ def test_export_uses_the_runs_items_and_prompts(exported):
         assert f'test: "{exported / (tid + ".jsonl")}"' in yaml_text
         assert "process_results: !function utils.process_results" in yaml_text
     settings_ = json.loads((exported / "mipo_bench_export.json").read_text())
-    assert settings_["tasks"]["gsm8k"]["metrics"] == ["accuracy", "accuracy_strict", "accuracy_flexible",
-                                                      "accuracy_authors"]
+    # GSM8K's main metric needs the model stage, which lm-eval's scoring cannot run: not exported
+    assert settings_["tasks"]["gsm8k"]["metrics"] == ["accuracy_strict", "accuracy_flexible", "accuracy_marker"]
+    assert "not exported" in (exported / "mipo_gsm8k.yaml").read_text()
+    assert settings_["tasks"]["arc_challenge"]["metrics"][0] == "accuracy"
 
 
 def test_export_cli_and_bad_task(tmp_path, monkeypatch, capsys):
@@ -221,14 +279,18 @@ def test_lm_eval_agrees_item_by_item(exported, tmp_path, monkeypatch, capsys):
         ours = our_scores(tid, outputs[tid], tmp_path, monkeypatch, capsys)
         samples = results["samples"][f"mipo_{tid}"]
         assert len(samples) == LIMIT
+        main = "accuracy" if tid != "gsm8k" else "accuracy_marker"  # GSM8K's accuracy needs the model stage
         for s in samples:
             mine = ours[s["doc"]["id"]]
-            assert s["accuracy"] == mine["score"], (tid, s["doc"]["id"], mine["output"])
-            for k in ("accuracy_strict", "accuracy_flexible"):
+            if tid == "gsm8k":
+                assert "accuracy" not in s
+            else:
+                assert s["accuracy"] == mine["score"], (tid, s["doc"]["id"], mine["output"])
+            for k in ("accuracy_strict", "accuracy_flexible", "accuracy_marker"):
                 if k in mine:
                     assert s[k] == mine[k]
-        mean = sum(r["score"] for r in ours.values()) / len(ours)
-        assert results["results"][f"mipo_{tid}"]["accuracy,none"] == pytest.approx(mean)
+        mean = sum(r[main] if main != "accuracy" else r["score"] for r in ours.values()) / len(ours)
+        assert results["results"][f"mipo_{tid}"][f"{main},none"] == pytest.approx(mean)
         assert 0 < mean < 1  # the fixed predictions exercise both outcomes
 
 
@@ -270,3 +332,52 @@ def test_inspect_agrees_item_by_item(tmp_path, monkeypatch, capsys):
         score = next(iter(s.scores.values()))
         assert score.value == ours[s.id]["score"]
         assert score.answer == ours[s.id]["extracted"]
+
+
+def test_inspect_runs_the_model_stage(tmp_path, monkeypatch):
+    """GSM8K exported to inspect-ai: outputs without '####' get the extraction turn from the model under evaluation,
+    with the stage's decoding, and are scored with its reply exactly as a run scores them."""
+    pytest.importorskip("inspect_ai")
+    from inspect_ai import eval as inspect_eval
+    from inspect_ai.model import ModelOutput, ModelUsage, get_model
+
+    from harness.evaluation.export.common import item_from_json, plan_exports
+    from harness.evaluation.export.inspect_eval import export_inspect
+    from tasks.extract import extract_flexible
+    from tasks.gsm8k import EXTRACTION_REQUEST, Gsm8k
+
+    folder = tmp_path / "inspect"
+    module = _load_module(export_inspect(plan_exports(["gsm8k"], [], 4, offline=True), folder, []))
+    docs = read_docs(folder, "gsm8k")
+    outputs = {d["id"]: o for d, o in zip(docs, [f"#### {docs[0]['target']}", f"so it is {docs[1]['target']}",
+                                                  "I think it is 12345.", ""])}
+    by_prompt = {d["prompt"]: outputs[d["id"]] for d in docs}
+    asked = []
+
+    def respond(messages, tools, tool_choice, config):
+        text = messages[-1].text
+        if text.startswith(EXTRACTION_REQUEST):
+            asked.append((text, config.temperature, config.top_p, config.max_tokens))
+            reply = extract_flexible(text) or "none"
+        else:
+            reply = by_prompt[text]
+        out = ModelOutput.from_content(model="mockllm/model", content=reply)
+        out.usage = ModelUsage(input_tokens=1, output_tokens=1, total_tokens=2)
+        return out
+
+    monkeypatch.setenv("INSPECT_LOG_DIR", str(tmp_path / "logs"))
+    logs = inspect_eval(module.mipo_gsm8k(), model=get_model("mockllm/model", custom_outputs=respond),
+                        log_dir=str(tmp_path / "logs"), display="none")
+    assert logs[0].status == "success", logs[0].error
+    assert sorted(a[0] for a in asked) == sorted(EXTRACTION_REQUEST + outputs[d["id"]] for d in docs[1:3])
+    assert all(a[1:] == (0.1, 0.9, 1024) for a in asked)
+    task = Gsm8k()
+    for s in logs[0].samples:
+        doc = next(d for d in docs if d["id"] == s.id)
+        item, output = item_from_json(doc["item"]), outputs[s.id]
+        ask = task.follow_up(output, item)
+        want = task.score(output, item) if ask is None else task.score_reply(output, item,
+                                                                            extract_flexible(ask[-1]["content"]))
+        assert next(iter(s.scores.values())).value == want.score
+    assert [next(iter(s.scores.values())).value for s in sorted(logs[0].samples, key=lambda s: docs.index(
+        next(d for d in docs if d["id"] == s.id)))] == [1.0, 1.0, 0.0, 0.0]

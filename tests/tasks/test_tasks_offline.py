@@ -54,7 +54,9 @@ def test_gsm8k_greedy_option_and_side_by_side_extraction(registry):
     assert greedy.generation.greedy and greedy.generation.temperature == 0.0
     item = default.load(True).eval_items[0]
     sc = default.score(f"so it is {item.target}", item)  # no '####': strict fails, flexible succeeds
-    assert sc.extra == {"accuracy_strict": 0.0, "accuracy_flexible": 1.0, "accuracy_authors": 0.0}
+    assert sc.extra == {"accuracy_strict": 0.0, "accuracy_flexible": 1.0, "accuracy_marker": 0.0}
+    assert sc.score is None and sc.details["extraction"] == "not_run"  # the authors' model stage decides
+    assert greedy.scorer.stage.generation.greedy and not default.scorer.stage.generation.greedy
 
 
 def test_unknown_option_rejected(registry):

@@ -59,8 +59,12 @@ def plan_exports(task_ids: list[str], include: list[Path], limit: int | None, of
 
 
 def metric_names(task: Task, items: list[Item]) -> list[str]:
-    """The main metric and every extra metric the gold outputs of `items` produce."""
-    names = [task.metric]
+    """The main metric and every extra metric the gold outputs of `items` produce.
+
+    A task whose main metric needs a model stage (tasks/scorers.py ModelStage: GSM8K's and SVAMP's
+    extraction turn) exports without it to lm-eval, whose scoring cannot call the model (`doc_metrics`).
+    """
+    names = [task.metric] if task.scorer.stage is None else []
     for it in items:
         for k in task.score(task.gold_output(it), it).extra:
             if k not in names:
@@ -132,16 +136,30 @@ def _load_task(config_path: str, task_id: str) -> Task:
     return TaskRegistry(data["include"]).get(task_id, data["tasks"][task_id]["options"])
 
 
-def doc_score(config_path: str | Path, doc: dict[str, Any], output: str) -> Score:
-    """Score one generation for an exported doc with the task's own `Task.score` (as a run does)."""
+def doc_score(config_path: str | Path, doc: dict[str, Any], output: str, reply: str | None = None) -> Score:
+    """Score one generation for an exported doc with the task's own `Task.score` (as a run does); with the
+    model stage's `reply`, `Task.score_reply`."""
     from harness.evaluation.score import score_of
 
     task = _load_task(str(Path(config_path).resolve()), doc["mipo_task"])
-    return score_of(task, item_from_json(doc["item"]), output)
+    return score_of(task, item_from_json(doc["item"]), output, reply)
+
+
+def doc_follow_up(config_path: str | Path, doc: dict[str, Any], output: str) -> dict[str, Any] | None:
+    """The model stage's turn for a doc's generation, as {"messages", "generation"}; None when it needs none."""
+    from harness.evaluation.score import MAX_OUTPUT_CHARS
+
+    task = _load_task(str(Path(config_path).resolve()), doc["mipo_task"])
+    messages = task.follow_up(output[:MAX_OUTPUT_CHARS], item_from_json(doc["item"]))
+    if messages is None:
+        return None
+    return {"messages": messages, "generation": dict(task.scorer.stage.generation.__dict__)}  # type: ignore[union-attr]
 
 
 def doc_metrics(config_path: str | Path, doc: dict[str, Any], output: str) -> dict[str, float]:
-    """`{main metric: score, **extra metrics}` for one doc (what lm-eval's process_results returns)."""
+    """`{main metric: score, **extra metrics}` for one doc (what lm-eval's process_results returns); without the
+    main metric when it needs a model stage, which lm-eval's scoring cannot run."""
     task = _load_task(str(Path(config_path).resolve()), doc["mipo_task"])
     sc = doc_score(config_path, doc, output)
-    return {task.metric: float(sc.score), **{k: float(v) for k, v in sc.extra.items()}}
+    main = {task.metric: float(sc.score)} if task.scorer.stage is None and sc.score is not None else {}
+    return {**main, **{k: float(v) for k, v in sc.extra.items()}}

@@ -2,6 +2,8 @@
 
 `mipo_bench_inspect.py` defines an `@task` per exported task (`mipo_<id>`): a MemoryDataset of the
 run's sampled items (the user message as input), `generate()`, and a scorer calling `Task.score`.
+A scorer's model stage (GSM8K's and SVAMP's extraction turn) is asked of the model under evaluation
+(inspect's `get_model()`) with the stage's decoding, and the output scored with its reply.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pathlib import Path
 
 from inspect_ai import Task, task
 from inspect_ai.dataset import MemoryDataset, Sample
-from inspect_ai.model import GenerateConfig
+from inspect_ai.model import ChatMessageAssistant, ChatMessageSystem, ChatMessageUser, GenerateConfig, get_model
 from inspect_ai.scorer import Score, Target, mean, scorer, stderr
 from inspect_ai.solver import TaskState, generate
 
@@ -31,10 +33,12 @@ HERE = Path(__file__).resolve().parent
 CONFIG = HERE / "{config}"
 SETTINGS = json.loads(CONFIG.read_text())
 try:
-    from harness.evaluation.export.common import doc_score
+    from harness.evaluation.export.common import doc_follow_up, doc_score
 except ImportError:  # mipo-bench not installed: use the checkout it was exported from
     sys.path.insert(0, SETTINGS["repo"])
-    from harness.evaluation.export.common import doc_score
+    from harness.evaluation.export.common import doc_follow_up, doc_score
+
+ROLES = {{"user": ChatMessageUser, "assistant": ChatMessageAssistant, "system": ChatMessageSystem}}
 
 
 def mipo_dataset(task_id: str) -> MemoryDataset:
@@ -50,9 +54,19 @@ def mipo_score():
     """mipo-bench's Task.score; extracted answer as `answer`, extra metrics in metadata."""
 
     async def score(state: TaskState, target: Target) -> Score:
-        sc = doc_score(CONFIG, state.metadata["doc"], state.output.completion)
+        doc, output = state.metadata["doc"], state.output.completion
+        ask, reply = doc_follow_up(CONFIG, doc, output), None
+        if ask is not None:  # the scorer's model stage: a second turn of the model under evaluation
+            g = ask["generation"]
+            seed = SETTINGS["tasks"][doc["mipo_task"]]["generation"]["seed"]
+            config = GenerateConfig(max_tokens=g["max_new_tokens"], seed=seed,
+                                    temperature=0.0 if g["greedy"] else g["temperature"],
+                                    top_p=None if g["greedy"] else g["top_p"])
+            turn = [ROLES[m["role"]](content=m["content"]) for m in ask["messages"]]
+            reply = (await get_model().generate(turn, config=config)).completion
+        sc = doc_score(CONFIG, doc, output, reply)
         answer = None if sc.extracted is None else str(sc.extracted)
-        return Score(value=float(sc.score), answer=answer, metadata={{"extra": sc.extra}})
+        return Score(value=float(sc.score), answer=answer, metadata={{"extra": sc.extra, **sc.details, "reply": reply}})
 
     return score
 

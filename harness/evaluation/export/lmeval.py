@@ -65,6 +65,12 @@ def task_yaml(ex: ExportedTask, data_path: Path) -> str:
     ]
     for m in ex.metrics:
         lines += [f"  - metric: {q(m)}", "    aggregation: mean", "    higher_is_better: true"]
+    stage = ex.task.scorer.stage
+    if stage is not None:  # lm-eval's process_results cannot call the model: the main metric stays with mipo-bench
+        lines.insert(2, f"# {ex.task.metric} (the main metric) needs a second turn of the model under test (the "
+                        f"{stage.name} stage), which lm-eval's scoring cannot run: it is not exported; the "
+                        "single-pass readings are (`mipo-bench score --model` or `mipo-bench export inspect` "
+                        "give the main metric).")
     lines += ["metadata:", "  version: 1.0", f"  mipo_bench_task: {q(ex.task.id)}"]
     return "\n".join(lines) + "\n"
 
