@@ -15,15 +15,13 @@ Generation inside GRPO is TRL's own: transformers `generate` on the policy being
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import time
 from pathlib import Path
 
 from harness.backends.base import GenParams
 from harness.config import TrainingConfig
-from harness.errors import UserError
 from harness.progress_hooks import trainer_callback
-from mipo.train import Policy, StepLogger, _common_args, _finish, _free, _load_trainable
+from mipo.train import Policy, StepLogger, _common_args, _finish, _free, _load_trainable, checked_passthrough
 
 NUM_GENERATIONS = 4  # completions per prompt (GRPO's group); divides the default global batch of 4
 LOGGED = ("reward", "reward_std", "frac_reward_zero_std", "kl", "entropy", "completions/mean_length",
@@ -40,15 +38,7 @@ def grpo_args(cfg: TrainingConfig) -> dict:
     """`training.grpo_args`: further GRPOConfig fields; unknown keys and keys the training section sets are refused."""
     known = _fields()
     owned = set(_common_args(cfg, Path("."), "cpu", False)) & known
-    for key in cfg.grpo_args:
-        if key not in known:
-            close = difflib.get_close_matches(key, sorted(known), n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise UserError(f"training.grpo_args: '{key}' is not a field of TRL's GRPOConfig{hint}")
-        if key in owned:
-            raise UserError(f"training.grpo_args: '{key}' is set from the training section; set it there "
-                            "(docs/fidelity.md)")
-    return dict(cfg.grpo_args)
+    return checked_passthrough(cfg.grpo_args, known, owned, "training.grpo_args", "GRPOConfig")
 
 
 def _top_k(base: str) -> int:

@@ -223,9 +223,6 @@ def _reference_model(policy: Policy, initial: Policy, cfg: TrainingConfig, devic
 def trl_args(cfg: TrainingConfig, kind: str) -> dict:
     """`training.dpo_args` / `training.sft_args`: further TRL config fields; unknown or owned-here keys are refused."""
     import dataclasses
-    import difflib
-
-    from harness.errors import UserError
 
     extra = cfg.dpo_args if kind == "dpo" else cfg.sft_args
     if not extra:
@@ -236,14 +233,23 @@ def trl_args(cfg: TrainingConfig, kind: str) -> dict:
         from trl import SFTConfig as config_cls
     known = {f.name for f in dataclasses.fields(config_cls)}
     owned = set(_common_args(cfg, Path("."), "cpu", False)) | {"beta", "loss_type", "precompute_ref_log_probs"}
+    return checked_passthrough(extra, known, owned, f"training.{kind}_args", config_cls.__name__)
+
+
+def checked_passthrough(extra: dict, known: set[str], owned: set[str], where: str, config_name: str) -> dict:
+    """TRL pass-through fields `extra` (at `where`), refusing unknown keys (with the closest field) and keys that
+    the training section owns."""
+    import difflib
+
+    from harness.errors import UserError
+
     for key in extra:
         if key not in known:
             close = difflib.get_close_matches(key, sorted(known), n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise UserError(f"training.{kind}_args: '{key}' is not a field of TRL's {config_cls.__name__}{hint}")
+            raise UserError(f"{where}: '{key}' is not a field of TRL's {config_name}{hint}")
         if key in owned:
-            raise UserError(f"training.{kind}_args: '{key}' is set from the training section; set it there "
-                            "(docs/fidelity.md)")
+            raise UserError(f"{where}: '{key}' is set from the training section; set it there (docs/fidelity.md)")
     return dict(extra)
 
 
