@@ -13,7 +13,6 @@ import ast
 import re
 import string
 import textwrap
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
