@@ -75,13 +75,16 @@ class Judge:
                     self._system_ok = False
         return msgs if self._system_ok else [{"role": "user", "content": f"{JUDGE_SYSTEM}\n\n{user}"}]
 
+    def ask(self, users: list[str]) -> list[str]:
+        """The judge's replies (greedy) to user turns, each after the authors' system line."""
+        params = GenParams(max_new_tokens=self.max_new_tokens, temperature=0.0, greedy=True)
+        return [g.text for g in self.backend.generate([self.messages(u) for u in users], params)]
+
     def rate(self, question: str, response: str, preferences: list[str]) -> dict:
         """{"score": mean of the parsed scores (None if none), "unparsed": count, "calls": [...]}."""
         users = [JUDGE_USER.format(question=question, response=response, preference=p) for p in preferences]
-        params = GenParams(max_new_tokens=self.max_new_tokens, temperature=0.0, greedy=True)
-        gens = self.backend.generate([self.messages(u) for u in users], params)
-        calls = [{"preference": pref, "prompt": user, "reply": g.text, "score": parse_score(g.text)}
-                 for pref, user, g in zip(preferences, users, gens)]
+        calls = [{"preference": pref, "prompt": user, "reply": reply, "score": parse_score(reply)}
+                 for pref, user, reply in zip(preferences, users, self.ask(users))]
         parsed = [c["score"] for c in calls if c["score"] is not None]
         return {"score": sum(parsed) / len(parsed) if parsed else None,
                 "unparsed": len(calls) - len(parsed), "calls": calls}

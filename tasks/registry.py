@@ -22,7 +22,7 @@ from harness.rundir import validate_id
 from tasks.base import Task
 
 BUILTIN_MODULES = ("tasks.gsm8k", "tasks.svamp", "tasks.math500", "tasks.arc", "tasks.mmlu", "tasks.csqa",
-                   "tasks.profiles", "tasks.prism", "tasks.community_alignment")
+                   "tasks.profiles", "tasks.prism", "tasks.community_alignment", "tasks.multibench")
 ENTRY_POINT_GROUP = "mipo_bench.tasks"
 _WARNED: set[str] = set()  # broken plugins already reported by this process
 
