@@ -4,7 +4,10 @@
 
 Prints Markdown: (1) every round's paired gain over round 0 with the validity rates' changes beside it;
 (2) MIPO − SFT-self on the same items at equal rounds; (3) the PMI diagnostic and the relative weight
-change of every trained policy per round. `mipo-bench report` holds the full tables.
+change of every trained policy per round. Paired 0/1 rows carry McNemar's improved / broken counts and every
+interval its CI method (`harness.stats.paired_interval`). `mipo-bench report` holds the full tables. The
+study's run folders were not kept: `reinterval.py` rebuilds what it can of (1) and (2) from the published
+figures.
 """
 
 from __future__ import annotations
@@ -30,6 +33,11 @@ def p_text(p: float) -> str:
     return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
+def counts(improved, broken) -> str:
+    """McNemar's discordant counts of a paired 0/1 gain, "improved / broken"; empty for graded scores."""
+    return "" if pd.isna(improved) else f"{int(improved)} / {int(broken)}"
+
+
 def side_deltas(df: pd.DataFrame, row) -> list[str]:
     """Change of each validity rate from round 0 to this round (same run, model, task)."""
     ev = df[(df["kind"] == "eval") & (df["run"] == row.run) & (df["model"] == row.model) & (df["task"] == row.task)]
@@ -43,19 +51,23 @@ def side_deltas(df: pd.DataFrame, row) -> list[str]:
 
 
 def gains_table(df: pd.DataFrame, gains: pd.DataFrame) -> list[str]:
-    head = ["model", "task", "metric", "method", "round", "round 0", "value", "gain [95 % CI]", "p", "n", *SIDE.values()]
+    head = ["model", "task", "metric", "method", "round", "round 0", "value", "gain [95 % CI]", "p", "n",
+            "improved / broken", "CI method", *SIDE.values()]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in gains.sort_values(["model", "task", "method", "round"]).itertuples():
         cells = [r.model, r.task, r.metric, r.method, str(r.round), f"{r.base:.3f}", f"{r.value:.3f}",
-                 ci(r.gain, r.ci_low, r.ci_high), p_text(r.p_value), str(r.n), *side_deltas(df, r)]
+                 ci(r.gain, r.ci_low, r.ci_high), p_text(r.p_value), str(r.n), counts(r.improved, r.broken),
+                 r.ci_method, *side_deltas(df, r)]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
 
 def methods_table(mm: pd.DataFrame) -> list[str]:
-    lines = ["| model | task | round | MIPO − SFT-self [95 % CI] | p | n |", "|---|---|---|---|---|---|"]
+    lines = ["| model | task | round | MIPO − SFT-self [95 % CI] | p | n | improved / broken | CI method |",
+             "|---|---|---|---|---|---|---|---|"]
     for r in mm.sort_values(["model", "task", "round"]).itertuples():
-        lines.append(f"| {r.model} | {r.task} | {r.round} | {ci(r.diff, r.ci_low, r.ci_high)} | {p_text(r.p_value)} | {r.n} |")
+        lines.append(f"| {r.model} | {r.task} | {r.round} | {ci(r.diff, r.ci_low, r.ci_high)} | {p_text(r.p_value)} "
+                     f"| {r.n} | {counts(r.improved, r.broken)} | {r.ci_method} |")
     return lines
 
 
