@@ -46,6 +46,10 @@ class Backend(Protocol):
                  on_done: Callable[[int, Generation], None] | None = None) -> list[Generation]:
         """Generate one response per prompt; `on_done(index, generation)` is called as each finishes."""
 
+    def generate_text(self, texts: list[str], params: GenParams,
+                      on_done: Callable[[int, Generation], None] | None = None) -> list[Generation]:
+        """`generate` for prompts that are already text (lm-eval's contexts); no chat template is applied."""
+
     def loglikelihood(self, requests: list[tuple[str, str]], batch_size: int = 8) -> list[float]:
         """Summed log-probability of each continuation given its (already rendered) context."""
 

@@ -21,12 +21,16 @@ class FakeBackend:
         return "".join(f"<{m['role']}>{m['content']}</{m['role']}>" for m in messages) + "<assistant>"
 
     def generate(self, prompts, params: GenParams, on_done=None) -> list[Generation]:
+        return self.generate_text([self.render(m) for m in prompts], params, on_done)
+
+    def generate_text(self, texts: list[str], params: GenParams, on_done=None) -> list[Generation]:
+        """`generate` for prompts that are already text: the responder sees the text itself."""
         out = []
-        for i, msgs in enumerate(prompts):
+        for i, text in enumerate(texts):
             self.calls += 1
-            text = self.responder(self.render(msgs))
-            gen = Generation(text=text, n_prompt_tokens=len(self.render(msgs).split()),
-                             n_new_tokens=len(text.split()), seconds=0.0, engine="fake")
+            reply = self.responder(text)
+            gen = Generation(text=reply, n_prompt_tokens=len(text.split()), n_new_tokens=len(reply.split()),
+                             seconds=0.0, engine="fake")
             out.append(gen)
             if on_done:
                 on_done(i, gen)

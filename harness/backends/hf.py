@@ -86,10 +86,14 @@ class HFBackend:
     def _encode(self, texts: list[str]) -> list[list[int]]:
         return [self.tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
 
-    @torch.inference_mode()
     def generate(self, prompts, params: GenParams,
                  on_done: Callable[[int, Generation], None] | None = None) -> list[Generation]:
-        texts = [self.render(p) for p in prompts]
+        return self.generate_text([self.render(p) for p in prompts], params, on_done)
+
+    @torch.inference_mode()
+    def generate_text(self, texts: list[str], params: GenParams,
+                      on_done: Callable[[int, Generation], None] | None = None) -> list[Generation]:
+        """`generate` for prompts that are already text (no chat template applied here)."""
         encoded = self._encode(texts)
         order = sorted(range(len(texts)), key=lambda i: -len(encoded[i]))  # length buckets
         results: list[Generation | None] = [None] * len(texts)

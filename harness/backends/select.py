@@ -76,6 +76,9 @@ class RoutedBackend:
     def generate(self, prompts, params: GenParams, on_done=None) -> list[Generation]:
         return self.generator.generate(prompts, params, on_done=on_done)
 
+    def generate_text(self, texts: list[str], params: GenParams, on_done=None) -> list[Generation]:
+        return self.generator.generate_text(texts, params, on_done=on_done)
+
     def loglikelihood(self, requests: list[tuple[str, str]], batch_size: int = 8) -> list[float]:
         scorer = self.scorer or self.generator
         return scorer.loglikelihood(requests, batch_size=batch_size)

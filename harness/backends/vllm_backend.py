@@ -155,7 +155,12 @@ class VLLMBackend:
     def generate(self, prompts, params: GenParams,
                  on_done: Callable[[int, Generation], None] | None = None) -> list[Generation]:
         """Every prompt queued at once (vLLM schedules the batches); answers handed over as they finish."""
-        encoded = [self._encode(self.render(p)) for p in prompts]
+        return self.generate_text([self.render(p) for p in prompts], params, on_done)
+
+    def generate_text(self, texts: list[str], params: GenParams,
+                      on_done: Callable[[int, Generation], None] | None = None) -> list[Generation]:
+        """`generate` for prompts that are already text (no chat template applied here)."""
+        encoded = [self._encode(t) for t in texts]
         engine = self.llm.llm_engine
         ids = {f"mb{next(_request_ids)}": i for i in range(len(encoded))}
         results: list[Generation | None] = [None] * len(encoded)
