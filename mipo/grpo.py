@@ -3,9 +3,11 @@ OpenRLHF; GRPO is TRL's maintained route, a named deviation in docs/fidelity.md)
 
 The settings are the DPO/SFT rounds' (mipo/train.py `_common_args`: learning rate, Adam, schedule, global batch,
 one epoch, LoRA on CPU, fp32 master weights, seed) plus GRPO's own, set here from the task's train sampling:
-`num_generations` 4 completions per prompt, sampled at the task's train temperature and top-p (1.0 where the
-task samples greedily) with the model's top-k (50 when unset, as the run's engines), up to the task's train
-`max_new_tokens`. TRL counts its batch in completions: the global batch of 4 is one prompt's 4 completions per
+`num_generations` 4 completions per prompt, sampled at temperature 1.0 and top-p 1.0 (TRL's and OpenRLHF's
+rollout defaults) with the model's top-k (50 when unset, as the run's engines), up to the task's train
+`max_new_tokens`. Not the task's train sampling: at the tasks' T 0.1 a prompt's 4 completions mostly score alike,
+every group-normalised advantage is 0 and the step learns nothing (measured on SmolLM2 / profile_prefs: 11 of
+12 steps with zero reward spread, docs/measurements/grpo_short). TRL counts its batch in completions: the global batch of 4 is one prompt's 4 completions per
 optimizer step. Anything else goes through `training.grpo_args`, checked against GRPOConfig before any work
 (a key the training section sets is refused there; the sampling defaults above may be overridden).
 Generation inside GRPO is TRL's own: transformers `generate` on the policy being trained (vLLM with
@@ -24,6 +26,7 @@ from harness.progress_hooks import trainer_callback
 from mipo.train import Policy, StepLogger, _common_args, _finish, _free, _load_trainable, checked_passthrough
 
 NUM_GENERATIONS = 4  # completions per prompt (GRPO's group); divides the default global batch of 4
+ROLLOUT_TEMPERATURE = 1.0  # rollouts must differ within a group, or every advantage is 0 (module docstring)
 LOGGED = ("reward", "reward_std", "frac_reward_zero_std", "kl", "entropy", "completions/mean_length",
           "completions/clipped_ratio")
 
@@ -58,10 +61,8 @@ def grpo_config(cfg: TrainingConfig, out_dir: Path, device: str, lora: bool, sam
 
     known = _fields()
     common = {k: v for k, v in _common_args(cfg, out_dir, device, lora).items() if k in known}  # max_length is DPO's
-    sample = not sampling.greedy and sampling.temperature > 0
     defaults = dict(num_generations=NUM_GENERATIONS, max_completion_length=sampling.max_new_tokens,
-                    temperature=sampling.temperature if sample else 1.0, top_p=sampling.top_p if sample else 1.0,
-                    top_k=_top_k(base))
+                    temperature=ROLLOUT_TEMPERATURE, top_p=1.0, top_k=_top_k(base))
     return GRPOConfig(**common, **{**defaults, **grpo_args(cfg)})
 
 

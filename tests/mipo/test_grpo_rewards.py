@@ -89,14 +89,15 @@ def test_math_and_mcq_rubrics_quote_the_gold_and_the_prompt_then_the_response():
     assert mcq["content"].endswith("User: Pick one\nAssistant: The answer is: C")
 
 
-def test_grpo_config_takes_the_task_sampling_and_grpo_args(tiny_model_dir, tmp_path):
+def test_grpo_config_samples_rollouts_at_t1_with_the_task_budget_and_grpo_args(tiny_model_dir, tmp_path):
     sampling = GenParams(max_new_tokens=32, temperature=0.1, top_p=0.9, greedy=False)
     args = grpo_config(TrainingConfig(), tmp_path, "cpu", True, sampling, str(tiny_model_dir))
-    assert (args.num_generations, args.temperature, args.top_p, args.max_completion_length) == (4, 0.1, 0.9, 32)
+    # not the task's near-greedy T 0.1: a group's completions must differ for any advantage to be non-zero
+    assert (args.num_generations, args.temperature, args.top_p, args.max_completion_length) == (4, 1.0, 1.0, 32)
     assert args.top_k == 50 and args.learning_rate == 2e-4  # the engines' top-k; the LoRA default
-    args = grpo_config(TrainingConfig(grpo_args={"temperature": 1.0, "beta": 0.04}), tmp_path, "cpu", True, sampling,
+    args = grpo_config(TrainingConfig(grpo_args={"temperature": 0.7, "beta": 0.04}), tmp_path, "cpu", True, sampling,
                        str(tiny_model_dir))
-    assert (args.temperature, args.beta) == (1.0, 0.04)
+    assert (args.temperature, args.beta) == (0.7, 0.04)
     with pytest.raises(UserError, match="not a field of TRL's GRPOConfig"):
         grpo_args(TrainingConfig(grpo_args={"temprature": 1.0}))
     with pytest.raises(UserError, match="set from the training section"):
