@@ -5,14 +5,23 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from harness.errors import UserError, one_line
+
 CACHE_ENV = "MIPO_BENCH_CACHE"
 
 
 def cache_root() -> Path:
     """The cache folder: $MIPO_BENCH_CACHE, else ~/.cache/mipo-bench."""
-    root = os.environ.get(CACHE_ENV) or os.path.join(os.path.expanduser("~"), ".cache", "mipo-bench")
-    path = Path(root)
-    path.mkdir(parents=True, exist_ok=True)
+    given = os.environ.get(CACHE_ENV)
+    root = given or os.path.join(os.path.expanduser("~"), ".cache", "mipo-bench")
+    path = Path(root).expanduser()
+    where = f"{CACHE_ENV}={one_line(root, 200)}" if given else f"the cache folder {root} (set {CACHE_ENV} to move it)"
+    if path.exists() and not path.is_dir():
+        raise UserError(f"{where}: is a file, not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"{where}: cannot create the folder ({e.strerror or e})") from None
     return path
 
 

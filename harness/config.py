@@ -5,12 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from harness.errors import UserError, closest
+from harness.limits import MAX_BATCH, MAX_ITEMS, MAX_ROUNDS, MAX_SEED, check_bounded
 from harness.methods import DEFAULT_METHOD, METHODS
 from tasks.negatives import NEGATIVES
 
@@ -19,10 +20,21 @@ MAX_NEW_TOKENS = 32768  # the longest context of the supported model families; m
 NegativeStrategy = Literal[tuple(NEGATIVES)]  # type: ignore[valid-type]  # the negative registry's keys
 
 
-class Strict(BaseModel):
-    """Base for every config block: unknown keys are an error."""
+def _takes_bool(annotation: Any) -> bool:
+    return annotation in (bool, Any) or bool in get_args(annotation)
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+
+class Strict(BaseModel):
+    """Base for every config block: unknown keys, infinite or NaN numbers and true/false as a number are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_number(cls, v: Any, info: Any) -> Any:
+        if isinstance(v, bool) and not _takes_bool(cls.model_fields[info.field_name].annotation):
+            raise ValueError(f"got {str(v).lower()}, but this is not a yes/no setting")
+        return v
 
 
 class GenerationConfig(Strict):
@@ -32,8 +44,8 @@ class GenerationConfig(Strict):
     temperature: float | None = Field(default=None, ge=0)
     top_p: float | None = Field(default=None, gt=0, le=1)
     greedy: bool | None = None
-    batch_size: int = Field(default=8, gt=0)
-    seed: int | None = None
+    batch_size: int = Field(default=8, gt=0, le=MAX_BATCH)
+    seed: int | None = Field(default=None, ge=0, le=MAX_SEED)
     # suite level only: what generates (vllm wherever installed under auto; log-likelihood stays with hf)
     engine: Literal["auto", "vllm", "hf"] | None = None
 
@@ -53,8 +65,8 @@ def _pair_budget(v: Any) -> Any:
     """A round's train prompts per task: 'all' or a number >= 2."""
     if v == "all":
         return v
-    if isinstance(v, bool) or not isinstance(v, int) or v < 2:
-        raise ValueError(f"must be 'all' or a number of prompts per task >= 2, got {v!r}")
+    if isinstance(v, bool) or not isinstance(v, int) or not 2 <= v <= MAX_ITEMS:
+        raise ValueError(f"must be 'all' or a number of prompts per task from 2 to {MAX_ITEMS:,}, got {v!r}")
     return v
 
 
@@ -62,8 +74,8 @@ class TaskSpec(Strict):
     """A task in a suite, with optional overrides."""
 
     id: str
-    limit: int | None = Field(default=None, gt=0)
-    seed: int | None = None
+    limit: int | None = Field(default=None, gt=0, le=MAX_ITEMS)
+    seed: int | None = Field(default=None, ge=0, le=MAX_SEED)
     negative: NegativeStrategy | None = None
     options: dict[str, Any] = Field(default_factory=dict)
     generation: GenerationConfig | None = None
@@ -88,15 +100,15 @@ class TrainingConfig(Strict):
     weight_decay: float = 0.0
     lr_scheduler_type: str = "cosine_with_min_lr"  # the authors': cosine to a floor of 0.1x the peak
     warmup_ratio: float = Field(default=0.03, ge=0, le=1)
-    per_device_batch_size: int = Field(default=1, gt=0)
+    per_device_batch_size: int = Field(default=1, gt=0, le=MAX_BATCH)
     # pairs per optimizer step over all devices; None: 4 (the paper's), or per_device x accumulation x devices
     # when gradient_accumulation_steps is set. Accumulation is derived from it (mipo/batching.py)
-    global_batch_size: int | None = Field(default=None, gt=0)
-    gradient_accumulation_steps: int | None = Field(default=None, gt=0)  # None: derived from the global batch
-    epochs: float = Field(default=1.0, gt=0)
-    max_length: int = Field(default=2048, gt=0)  # prompt + response; the 8-shot GSM8K prompt alone is ~900 tokens
-    lora_r: int = Field(default=16, gt=0)
-    lora_alpha: int = Field(default=32, gt=0)
+    global_batch_size: int | None = Field(default=None, gt=0, le=MAX_BATCH)
+    gradient_accumulation_steps: int | None = Field(default=None, gt=0, le=MAX_BATCH)  # None: derived from the global batch
+    epochs: float = Field(default=1.0, gt=0, le=MAX_ROUNDS)
+    max_length: int = Field(default=2048, gt=0, le=MAX_NEW_TOKENS * 32)  # prompt + response; the 8-shot GSM8K prompt alone is ~900 tokens
+    lora_r: int = Field(default=16, gt=0, le=MAX_BATCH)
+    lora_alpha: int = Field(default=32, gt=0, le=MAX_BATCH)
     lora_dropout: float = Field(default=0.0, ge=0, lt=1)
     reference: Literal["initial", "previous"] = "initial"
     precompute_ref_log_probs: bool = False
@@ -114,7 +126,7 @@ class TrainingConfig(Strict):
     dpo_args: dict[str, Any] = Field(default_factory=dict)
     sft_args: dict[str, Any] = Field(default_factory=dict)
     grpo_args: dict[str, Any] = Field(default_factory=dict)  # GRPOConfig fields for rlvr / rlaif (mipo/grpo.py)
-    seed: int = 42
+    seed: int = Field(default=42, ge=0, le=MAX_SEED)
     launcher: Literal["inprocess", "accelerate"] = "inprocess"  # accelerate: multi-GPU via `accelerate launch`
     accelerate_config: str = "configs/accelerate_zero2.yaml"
 
@@ -125,7 +137,7 @@ class MipoConfig(Strict):
     train_prompts_per_round: int | Literal["all"] = 64  # per task; all = the task's whole train pool
     fresh_prompts: bool = True
     # held-out prompts of the PMI diagnostic, the same every round (paired round k vs round 0); 0 = off
-    diagnostics_prompts: int = Field(default=16, ge=0)
+    diagnostics_prompts: int = Field(default=16, ge=0, le=MAX_ITEMS)
     sampling: GenerationConfig | None = None
 
     @field_validator("train_prompts_per_round", mode="before")
@@ -137,7 +149,7 @@ class MipoConfig(Strict):
 class VerifiedConfig(Strict):
     """The positive control `verified_dpo`: k sampled answers per train prompt, ranked by the task's scorer."""
 
-    samples_per_prompt: int = Field(default=4, ge=2)
+    samples_per_prompt: int = Field(default=4, ge=2, le=MAX_BATCH)
     sampling: GenerationConfig | None = None  # over the task's train sampling (e.g. a higher temperature)
 
 
@@ -162,8 +174,8 @@ class SuiteConfig(Strict):
     models: list[ModelSpec]
     tasks: list[TaskSpec]
     methods: list[Method] = Field(default_factory=lambda: [DEFAULT_METHOD])
-    rounds: int = Field(default=1, ge=0)
-    seed: int = 42
+    rounds: int = Field(default=1, ge=0, le=MAX_ROUNDS)
+    seed: int = Field(default=42, ge=0, le=MAX_SEED)
     device: Literal["auto", "cpu", "cuda"] = "auto"
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     backend: Literal["transformers", "vllm"] | None = None  # old name of generation.engine (transformers = hf)
@@ -302,6 +314,8 @@ def load_yaml(path: Path) -> Any:
         raise UserError(f"{path}: cannot read ({e.strerror})") from None
     try:
         data = yaml.load(text, Loader=_UniqueKeyLoader)
+    except RecursionError:
+        raise UserError(f"{path}: nested too deeply to read (more than a few hundred levels)") from None
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         pos = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
@@ -310,7 +324,7 @@ def load_yaml(path: Path) -> Any:
         raise UserError(f"{path}: malformed YAML: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
     if data is None:
         raise UserError(f"{path}: the suite file is empty")
-    return data
+    return check_bounded(data, str(path))
 
 
 def load_suite(path: str | Path) -> SuiteConfig:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import difflib
+import unicodedata
 from collections.abc import Iterable
+
+MAX_MESSAGE = 1000  # characters of a printed error; longer ones are cut (a pasted file, a 5,000-character id)
 
 
 class UserError(Exception):
@@ -18,9 +21,30 @@ class RunFailure(Exception):
     exit_code = 1
 
 
+def _invisible(c: str) -> bool:
+    """Control, format (zero-width), unassigned and separator characters other than the plain space."""
+    return c != " " and unicodedata.category(c)[0] in "CZ"
+
+
+def one_line(text: str, limit: int = MAX_MESSAGE) -> str:
+    """`text` as one printable line: control and invisible characters escaped (\\n, \\x1b, \\u200b), cut at `limit`."""
+    out = "".join(c.encode("unicode_escape", "backslashreplace").decode("ascii") if _invisible(c) else c
+                  for c in text)
+    return out if len(out) <= limit else f"{out[:limit - 30]}…({len(out)} characters)"
+
+
+def look_alike(name: str) -> str:
+    """`name` with look-alike characters folded (full-width digits, ligatures: NFKC) and invisible ones dropped."""
+    return "".join(c for c in unicodedata.normalize("NFKC", name) if not _invisible(c)).strip()
+
+
 def closest(name: str, valid: Iterable[str]) -> str | None:
-    """The closest valid name to `name`, or None."""
+    """The closest valid name to `name` (look-alike characters folded first), or None."""
     valid = list(valid)
+    folded = look_alike(name)
+    if folded != name and folded in valid:
+        return folded
+    name = folded or name
     hits = difflib.get_close_matches(name, valid, n=1, cutoff=0.4)
     if hits:
         return hits[0]

@@ -117,3 +117,42 @@ def check_run_folder(path: str | Path) -> Path:
     if not os.path.isfile(results):
         raise UserError(f"{shown(str(path))}: not a run folder (no results.csv)")
     return Path(path)
+
+
+def is_run_folder(folder: str | Path) -> bool:
+    """A folder that `run` or `eval` wrote: it holds manifest.json, or results.csv next to models/."""
+    f = str(folder)
+    return os.path.isfile(os.path.join(f, "manifest.json")) or (
+        os.path.isfile(os.path.join(f, "results.csv")) and os.path.isdir(os.path.join(f, "models")))
+
+
+def enclosing_run(path: str | Path) -> str | None:
+    """The run folder that `path` lies inside (its closest ancestor that is one, symlinks resolved), or None."""
+    p = os.path.dirname(os.path.realpath(_abs(path)))
+    while True:
+        if is_run_folder(p):
+            return p
+        parent = os.path.dirname(p)
+        if parent == p:
+            return None
+        p = parent
+
+
+def check_out_of_runs(path: str | Path, label: str = "--out") -> None:
+    """Refuse a run folder inside another run's folder: that run's files (and its results) are its own."""
+    run = enclosing_run(path)
+    if run is not None:
+        raise UserError(f"{label} {shown(str(path))} lies inside the run folder {shown(run)}; give a folder outside "
+                        "every run folder")
+
+
+def check_not_a_run_file(path: str | Path, label: str, runs: list[str | Path] = ()) -> None:
+    """Refuse to write over an existing file inside a run folder (one of `runs`, or any folder `is_run_folder`)."""
+    full = os.path.realpath(_abs(path))
+    if not os.path.lexists(full):
+        return
+    roots = [os.path.realpath(_abs(r)) for r in runs]
+    run = next((r for r in roots if os.path.commonpath([full, r]) == r), None) or enclosing_run(full)
+    if run is not None:
+        raise UserError(f"{label} {shown(str(path))} is a file of the run folder {shown(run)}; it is not "
+                        "overwritten: write to a new file")

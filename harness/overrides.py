@@ -18,6 +18,8 @@ import yaml
 
 from harness.config import SuiteConfig, load_yaml, parse_suite
 from harness.errors import UserError, closest
+from harness.limits import check_bounded
+from harness.rundir import shown
 
 
 def parse_assignment(text: str) -> tuple[list[str], Any]:
@@ -28,9 +30,11 @@ def parse_assignment(text: str) -> tuple[list[str], Any]:
         raise UserError(f"--set {text!r}: expected key.path=value (e.g. training.beta=0.2)")
     try:
         value = yaml.safe_load(raw) if raw.strip() else ""
+    except RecursionError:
+        raise UserError(f"--set {shown(key.strip())}: the value is nested too deeply to read") from None
     except yaml.YAMLError as e:
         raise UserError(f"--set {text!r}: the value is not valid YAML ({str(e).splitlines()[0]})") from None
-    return [p.strip() for p in parts], value
+    return [p.strip() for p in parts], check_bounded(value, f"--set {shown(key.strip())}")
 
 
 def _names(entry: Any) -> list[str]:

@@ -7,6 +7,7 @@ import io
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from harness.errors import UserError
@@ -44,11 +45,19 @@ def fill_columns(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+def nested_runs(run: RunDir) -> set[Path]:
+    """Run folders inside this run's models/ (another run's --out pointed there): their files are not this run's."""
+    models = run.root / "models"
+    return {p.parent for name in ("manifest.json", "results.csv") for p in models.rglob(name)}
+
+
 def collect_rows(run: RunDir) -> list[dict]:
-    """One row per (model, method, round, task, metric) from metrics.json / diagnostics.json files."""
-    rows = []
+    """One row per (model, method, round, task, metric) from this run's metrics.json / diagnostics.json files."""
+    rows, foreign = [], nested_runs(run)
     for path in sorted(run.root.glob("models/**/*.json")):
         if path.name not in {"metrics.json", "diagnostics.json", "train_summary.json"}:
+            continue
+        if foreign.intersection(path.parents):
             continue
         data = json.loads(path.read_text())
         for metric, m in data.get("metrics", {}).items():
@@ -88,6 +97,8 @@ def read_results(path: Path) -> pd.DataFrame:
         raise _damaged(path, f"not UTF-8 text (byte {e.start})") from None
     if not raw.strip():
         raise _damaged(path, "the file is empty")
+    if "\x00" in raw:
+        raise _damaged(path, f"line {raw[:raw.index(chr(0))].count(chr(10)) + 1} contains a NUL byte")
     rows = list(csv.reader(io.StringIO(raw)))
     missing = [c for c in COLUMNS if c not in rows[0]]
     if missing:
@@ -98,7 +109,25 @@ def read_results(path: Path) -> pd.DataFrame:
     if not raw.endswith("\n"):
         raise _damaged(path, f"line {len(rows)} is truncated (the file ends without a line break)")
     df = pd.read_csv(io.StringIO(raw))
-    bad = pd.to_numeric(df["value"], errors="coerce").isna() & df["value"].notna()
-    if bad.any():
-        raise _damaged(path, f"line {int(bad.idxmax()) + 2} has a value that is not a number")
+    _check_numbers(path, df)
     return fill_columns(df)
+
+
+# the numeric columns: (may be empty, must be a whole number >= 0)
+NUMERIC = {"round": (False, True), "value": (True, False), "ci_low": (True, False), "ci_high": (True, False),
+           "n": (True, True)}
+
+
+def _check_numbers(path: Path, df: pd.DataFrame) -> None:
+    """Every cell of the numeric columns a finite number (a whole one >= 0 for round and n), or empty where allowed."""
+    for column, (may_be_empty, whole) in NUMERIC.items():
+        cells = df[column]
+        num = pd.to_numeric(cells, errors="coerce")
+        problems = {"is not a number": num.isna() & cells.notna(), "is not finite": num.abs() == np.inf}
+        if not may_be_empty:
+            problems["is empty"] = cells.isna()
+        if whole:
+            problems["is not a whole number >= 0"] = (num.notna() & (num % 1 != 0)) | (num < 0)
+        for what, bad in problems.items():
+            if bad.any():
+                raise _damaged(path, f"line {int(bad.idxmax()) + 2} has a {column} that {what}")

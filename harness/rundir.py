@@ -13,10 +13,12 @@ import json
 import os
 import re
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from harness.errors import RunFailure, UserError
+from harness.errors import RunFailure, UserError, look_alike
 from harness.locks import RunLock, pid_alive  # noqa: F401  (RunLock lived here; kept importable)
 
 
@@ -37,6 +39,25 @@ def atomic_write_text(path: Path, text: str) -> None:
             raise RunFailure(f"disk full while writing {path}; free space and re-run the same command "
                              "to resume") from None
         raise
+
+
+@contextmanager
+def staged_folder(target: str | Path) -> Iterator[Path]:
+    """A temporary sibling folder to build `target` in: on success its files are moved into `target` (created
+    only then, each file by an atomic rename); on an error or Ctrl-C it is removed and `target` is untouched."""
+    target = Path(target)
+    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        yield tmp
+        for path in sorted(p for p in tmp.rglob("*") if not p.is_dir()):
+            dest = target / path.relative_to(tmp)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, dest)
+        fsync_dir(target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:
@@ -105,8 +126,10 @@ def shown(name: str, limit: int = 80) -> str:
 def validate_id(name: str, kind: str = "task id") -> str:
     """`name` when it is a valid id ([A-Za-z0-9][A-Za-z0-9_.-]*, at most 64 characters); else a UserError."""
     if not isinstance(name, str) or not SAFE_ID.fullmatch(name) or len(name) > MAX_ID:
+        folded = look_alike(name) if isinstance(name, str) else ""
+        hint = f"; did you mean '{folded}'?" if folded != name and SAFE_ID.fullmatch(folded) else ""
         raise UserError(f"{kind} '{shown(str(name))}' is not valid: use letters, digits, '_', '.' and '-', starting "
-                        f"with a letter or digit, at most {MAX_ID} characters")
+                        f"with a letter or digit, at most {MAX_ID} characters{hint}")
     return name
 
 

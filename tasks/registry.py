@@ -28,11 +28,16 @@ _WARNED: set[str] = set()  # broken plugins already reported by this process
 
 
 def _task_classes(module) -> list[type[Task]]:
-    return [
-        obj for _, obj in inspect.getmembers(module, inspect.isclass)
-        if issubclass(obj, Task) and not inspect.isabstract(obj) and getattr(obj, "id", None)
-        and obj.__module__ == module.__name__
-    ]
+    """The module's own task classes; one that sets an `id` but lacks a method a task must have is an error."""
+    classes = [obj for _, obj in inspect.getmembers(module, inspect.isclass)
+               if issubclass(obj, Task) and getattr(obj, "id", None) and obj.__module__ == module.__name__]
+    for cls in classes:
+        if inspect.isabstract(cls) and "id" in vars(cls):
+            missing = ", ".join(sorted(cls.__abstractmethods__))
+            where = getattr(module, "__file__", None) or module.__name__
+            raise UserError(f"{where}: task class {cls.__name__} (id '{cls.id}') does not define {missing}, "
+                            "which every task must")
+    return [c for c in classes if not inspect.isabstract(c)]
 
 
 def _load_file(path: Path):
@@ -44,6 +49,8 @@ def _load_file(path: Path):
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
+    except SystemExit as e:  # a module that calls sys.exit must not end the command silently
+        raise UserError(f"{path}: failed to import (it called sys.exit({e.code!r}))") from None
     except Exception as e:
         raise UserError(f"{path}: failed to import ({type(e).__name__}: {e})") from None
     return module
@@ -81,7 +88,8 @@ class TaskRegistry:
                 raise TypeError(f"{ep.value} is not a Task subclass or a module of them")
             for cls in classes:
                 self._add(cls, origin)
-        except Exception as e:  # a plugin's import can raise anything; it must not break unrelated commands
+        except (Exception, SystemExit) as e:  # a plugin's import can raise anything (even sys.exit); it must not
+            # break unrelated commands
             self._classes, self._origin = before
             msg = str(e).splitlines()[0] if str(e) else ""
             self.broken[ep.name] = f"{type(e).__name__}: {msg}" if msg else type(e).__name__

@@ -9,12 +9,13 @@ import typer
 
 from harness.cli.options import INCLUDE, OFFLINE, out_option, path_option
 from harness.errors import UserError
+from harness.limits import MAX_BATCH, MAX_ITEMS, MAX_SEED
 
 export_app = typer.Typer(no_args_is_help=True,
                          help="Export tasks to lm-eval or inspect-ai with the same items, prompts and scoring.")
 
 
-LIMIT = typer.Option(None, min=1, help="At most N items per task (as `run --limit`).")
+LIMIT = typer.Option(None, min=1, max=MAX_ITEMS, help="At most N items per task (as `run --limit`).")
 TASKS = typer.Option(..., help="Comma-separated task ids.")
 
 
@@ -33,8 +34,8 @@ def score(
     adapter: Optional[Path] = path_option(None, "--adapter", help="With --model: a LoRA adapter folder on top of it "
                                           "(the policy of a trained LoRA round)."),
     device: str = typer.Option("auto", help="With --model: cpu, cuda or auto."),
-    seed: int = typer.Option(42, help="With --model: the seed of the model stage's sampling (a run's: its seed)."),
-    batch_size: int = typer.Option(8, min=1, help="With --model: generation batch size."),
+    seed: int = typer.Option(42, min=0, max=MAX_SEED, help="With --model: the seed of the model stage's sampling (a run's: its seed)."),
+    batch_size: int = typer.Option(8, min=1, max=MAX_BATCH, help="With --model: generation batch size."),
     include: list[Path] = INCLUDE,
     offline: bool = OFFLINE,
 ) -> None:

@@ -18,12 +18,14 @@ def report(
 ) -> None:
     """Build tables, figures and HTML from results.csv (no model is loaded)."""
     from harness.outpaths import check_out_dir, check_run_folder
+    from harness.rundir import staged_folder
     from reports.build import build_report
 
     for r in runs:
         check_run_folder(r)
     out = check_out_dir(out or runs[0] / "report", "--out" if out else "report folder")
-    md = build_report(runs, out)
+    with staged_folder(out) as staged:  # an interrupted build leaves no empty or half-written report folder
+        md = out / build_report(runs, staged).name
     typer.echo(f"report: {md}")
 
 
@@ -35,7 +37,7 @@ def compare(
 ) -> None:
     """Paired comparison (B − A) per model, method and task on the item ids both runs evaluated; for 0/1 scores
     also the items improved (0 → 1) and broken (1 → 0)."""
-    from harness.outpaths import check_out_file, check_run_folder
+    from harness.outpaths import check_not_a_run_file, check_out_file, check_run_folder
     from reports.compare import compare_runs
     from reports.tables import fmt_discordant, fmt_gain, fmt_p
 
@@ -43,6 +45,7 @@ def compare(
     check_run_folder(run_b)
     if csv:
         check_out_file(csv, "--csv")
+        check_not_a_run_file(csv, "--csv", [run_a, run_b])
     df = compare_runs(run_a, run_b)
     if as_json:
         emit(json.loads(df.to_json(orient="records")), [], as_json=True)

@@ -9,15 +9,17 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from harness.cli.interop import export_app, score
 from harness.cli.models import models_app
 from harness.cli.options import INCLUDE, out_option
 from harness.cli.reports import compare, report
 from harness.cli.tasks import tasks_app
-from harness.errors import RunFailure, UserError
+from harness.errors import RunFailure, UserError, one_line
+from harness.limits import MAX_ITEMS, MAX_SEED
 from harness.methods import BASELINE
-from harness.outpaths import DEEPEST_IN_RUN, check_in_file, check_out_dir
+from harness.outpaths import DEEPEST_IN_RUN, check_in_file, check_out_dir, check_out_of_runs
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Evaluation-first benchmark harness for MIPO self-improvement rounds.")
@@ -42,6 +44,7 @@ def default_out(suite: Path) -> Path:
 def run_folder(out: Path, new_run: bool) -> Path:
     """The run folder to use (a fresh, time-stamped sibling with --new-run), checked before any work."""
     check_out_dir(out, room=DEEPEST_IN_RUN)
+    check_out_of_runs(out)
     if new_run and out.exists():
         import time
 
@@ -55,11 +58,13 @@ def run(
     suite: Path = typer.Argument(..., help="Suite YAML file."),
     out: Optional[Path] = out_option(None, help="Run folder (default: runs/<suite name>). Re-running resumes. "
                                      "--output-path is the same option."),
-    limit: Optional[int] = typer.Option(None, min=1, help="Evaluate at most N items per task (marks the run partial)."),
+    limit: Optional[int] = typer.Option(None, min=1, max=MAX_ITEMS,
+                                        help="Evaluate at most N items per task (marks the run partial)."),
     device: Optional[str] = typer.Option(None, help="cpu, cuda or auto (default: the suite's)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved plan without loading a model."),
     new_run: bool = typer.Option(False, "--new-run", help="Start a fresh run folder instead of resuming."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Override the suite's seed (and training.seed)."),
+    seed: Optional[int] = typer.Option(None, "--seed", min=0, max=MAX_SEED,
+                                       help="Override the suite's seed (and training.seed)."),
     sets: list[str] = typer.Option([], "--set", help="Override a suite key: --set training.beta=0.2 (repeatable; "
                                    "YAML values; tasks.<id>.limit=20)."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Show warnings and errors only (run.log keeps all)."),
@@ -89,7 +94,7 @@ def run(
 def eval_cmd(
     model: str = typer.Option(..., help="Model alias, hub id or local folder."),
     tasks: str = typer.Option(..., help="Comma-separated task ids."),
-    limit: Optional[int] = typer.Option(None, min=1),
+    limit: Optional[int] = typer.Option(None, min=1, max=MAX_ITEMS),
     out: Path = out_option(Path("runs/eval"), help="Run folder (--output-path is the same option)."),
     device: Optional[str] = typer.Option(None),
     include: list[Path] = INCLUDE,
@@ -114,24 +119,31 @@ def eval_cmd(
 app.command()(report)
 
 
+def _say(err: Console, label: str, message: str, code: int) -> None:
+    """Print `label message` on one line, the message literally (no rich markup), and exit with `code`."""
+    err.print(Text.assemble((label, "red"), " ", one_line(message)), highlight=False, soft_wrap=True)
+    sys.exit(code)
+
+
+def _interrupted(err: Console) -> None:
+    err.print("interrupted; re-run the same command to resume", highlight=False, soft_wrap=True)
+    sys.exit(130)
+
+
 def main() -> None:
-    """Console entry point: one-line errors and the documented exit codes."""
+    """Console entry point: one-line errors and the documented exit codes (130: interrupted by Ctrl-C)."""
     err = Console(stderr=True)
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # typer turns Ctrl-C into the return value 130
     except UserError as e:
-        err.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
-        sys.exit(2)
+        _say(err, "error:", str(e), 2)
     except RunFailure as e:
-        err.print(f"[red]run failed:[/red] {e}", highlight=False, soft_wrap=True)
-        sys.exit(1)
+        _say(err, "run failed:", str(e), 1)
     except KeyboardInterrupt:
-        err.print("interrupted; re-run the same command to resume")
-        sys.exit(130)
+        _interrupted(err)
     except OSError as e:  # what the checks could not foresee (a disk that failed, a folder removed meanwhile)
         where = f": {e.filename}" if e.filename else ""
-        err.print(f"[red]error:[/red] {e.strerror or e}{where}", highlight=False, soft_wrap=True)
-        sys.exit(1)
+        _say(err, "error:", f"{e.strerror or e}{where}", 1)
     except Exception as e:  # click usage errors and the like
         import click
 
@@ -140,11 +152,14 @@ def main() -> None:
             sys.exit(getattr(e, "exit_code", 0))
         if isinstance(e, click.ClickException) or (isinstance(e, typer.TyperException)
                                                    and hasattr(e, "format_message")):
-            err.print(f"[red]error:[/red] {e.format_message()}", highlight=False, soft_wrap=True)
-            sys.exit(2)
+            _say(err, "error:", e.format_message(), 2)
         if isinstance(e, (click.exceptions.Abort, typer.Abort)):
             sys.exit(1)
         raise
+    if code == 130:
+        _interrupted(err)
+    if isinstance(code, int) and code:
+        sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -45,7 +45,10 @@ def validate(task: str = typer.Argument(...), include: list[Path] = INCLUDE, off
     from tasks.registry import TaskRegistry
 
     t = TaskRegistry(include).get(task)
-    loaded = load_data(t, "pypi" if offline else "auto")
+    try:
+        loaded = load_data(t, "pypi" if offline else "auto")
+    except ValueError as e:  # a malformed data file (as `run` reports it)
+        raise UserError(f"task {task}: {e}") from None
     split = loaded.split
     typer.echo(f"data: {summary(loaded.provenance)}")
     if not split.eval_items:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from harness.cache import hub_offline
-from harness.errors import UserError, closest
+from harness.errors import UserError, closest, one_line
 from harness.models.aliases import ALIASES
 from harness.models.build import READY, alias_dir, alias_is_cached, fetch_alias  # noqa: F401  (public here too)
 from harness.pypi_fetch import sha256_file
@@ -37,7 +38,23 @@ def _weights_sha(folder: Path) -> dict[str, str]:
 def _family(folder: str) -> str:
     from transformers import AutoConfig
 
-    return AutoConfig.from_pretrained(folder).model_type
+    try:
+        return AutoConfig.from_pretrained(folder).model_type
+    except (ValueError, KeyError, OSError) as e:  # an unknown model_type, a damaged config.json
+        raise UserError(f"{folder}: transformers cannot read its config.json ({one_line(str(e), 200)})") from None
+
+
+def _check_config(folder: str) -> None:
+    """A local model folder's config.json: a JSON object naming its `model_type` (what transformers loads by)."""
+    path = os.path.join(folder, "config.json")
+    try:
+        with open(path, encoding="utf-8") as f:
+            config = json.load(f)
+    except (OSError, ValueError, RecursionError) as e:
+        raise UserError(f"{path}: not a readable JSON file ({type(e).__name__})") from None
+    if not isinstance(config, dict) or not isinstance(config.get("model_type"), str) or not config["model_type"]:
+        raise UserError(f"{path}: no 'model_type' (e.g. \"llama\", \"qwen2\"), so transformers cannot tell which "
+                        "model this is")
 
 
 def _looks_local(model_id: str) -> bool:
@@ -55,6 +72,7 @@ def check_model_id(model_id: str) -> str:
     if os.path.isdir(local):
         if not os.path.isfile(os.path.join(local, "config.json")):
             raise UserError(f"{local} is not a transformers model folder (no config.json)")
+        _check_config(local)
         return "local"
     if os.path.lexists(local):
         raise UserError(f"model {shown(model_id)} is a file, not a model folder")

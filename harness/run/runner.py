@@ -30,7 +30,7 @@ from harness.run import dry_run as plan_summary
 from harness.run.evaluate_round import RoundEval, evaluate_round
 from harness.run.manifest import check_resume, read_manifest, suite_dump, write_manifest
 from harness.run.steps import Evaluate, Finish, Record, Resolve, Step, Train, build_plan
-from harness.rundir import RunDir, RunLock, clean_stale_tmp
+from harness.rundir import RunDir, RunLock, clean_stale_tmp, staged_folder
 from mipo.batching import batch_problem, planned_world_size
 from mipo.precision import precision_problem
 from mipo.rounds import RoundInputs, finished_policy, run_relative_policy, run_round
@@ -262,4 +262,5 @@ class SuiteRunner:
         if self.opts.report:
             from reports.build import build_report
 
-            build_report([self.run.root], self.run.report)
+            with staged_folder(self.run.report) as staged:  # no half-written report folder after a Ctrl-C
+                build_report([self.run.root], staged)

@@ -142,7 +142,7 @@ def test_eval_advises_only_flags_it_has(tmp_path, monkeypatch, capsys):
 
     model = tmp_path / "model"
     model.mkdir()
-    (model / "config.json").write_text("{}")
+    (model / "config.json").write_text('{"model_type": "llama"}')
     out = tmp_path / "ev"
     out.mkdir()
     (out / "manifest.json").write_text(json.dumps({"config": {"name": "eval", "rounds": 3}, "config_hash": "old"}))

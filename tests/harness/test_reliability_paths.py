@@ -64,7 +64,7 @@ def test_a_user_task_with_a_traversing_id_writes_nothing(tmp_path, monkeypatch, 
                                  "    def gold_output(self, item): return ''\n")
     model = tmp_path / "model"
     model.mkdir()
-    (model / "config.json").write_text("{}")
+    (model / "config.json").write_text('{"model_type": "llama"}')
     suite = tmp_path / "s.yaml"
     suite.write_text(f'models: ["{model}"]\ntasks: [gsm8k]\ninclude: [user]\nrounds: 0\n')
     code, _, err = run_cli(["run", suite, "--out", tmp_path / "a" / "b" / "run"], monkeypatch, capsys)

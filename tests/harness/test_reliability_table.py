@@ -134,7 +134,7 @@ def world(tmp_path_factory):
     (d / "afile").write_text("x")
     (d / "adir").mkdir()
     (d / "model").mkdir()
-    (d / "model" / "config.json").write_text("{}")
+    (d / "model" / "config.json").write_text('{"model_type": "llama"}')
     (d / "empty.yaml").write_text("")
     (d / "broken.yaml").write_text("models: [a\ntasks: ]\n")
     for name, extra in SUITES.items():
