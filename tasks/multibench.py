@@ -10,7 +10,7 @@ The authors' mb.py reads a preprocessed file (`multi_bench/rubric_ppo/test.jsonl
 `augmented_prompt` and `base_prompt` (mb.py:33-34, 67-69); how they were made is not released. Here the
 augmented prompt is the system message, a blank line, then the prompt, as one user turn (mb.py:32-35); the
 base prompt (the MIPO `context_drop` negative) is the prompt alone. Sampling T 0.1, top-p 0.9, 1024 new
-tokens (mb.py:48-54). The judge (one call per item, no preference line) sees "User: <augmented prompt>\\n\\n
+tokens (mb.py:48-54); MIPO pairs at 512 (no Multi-Bench pair script is released; mipo-method.md:34). The judge (one call per item, no preference line) sees "User: <augmented prompt>\\n\\n
 Assistant: <response>" after the authors' system line (mb.py:95-98); its reply is read as `int(reply)` and
 anything else scores 0 (mb.py:130-136). The reference is the dataset's `reference_answer`, rated by the same
 judge (the authors' reference answers were GPT-4o's, mb.py:223, 270: docs/fidelity.md). `win_rate` = the
@@ -80,7 +80,8 @@ class Multibench(PersonalTask):
                    "win rate vs the dataset's reference answer (the authors': GPT-4o's)")
     default_limit = None  # the whole evaluation pool (~1/5 of 921 rows)
     generation = GenerationSettings(max_new_tokens=1024, temperature=0.1, top_p=0.9, greedy=False)
-    train_generation = GenerationSettings(max_new_tokens=1024, temperature=0.1, top_p=0.9, greedy=False)
+    # no Multi-Bench pair script is released: the personalization pairs' sampling (mipo-method.md:34)
+    train_generation = GenerationSettings(max_new_tokens=512, temperature=0.1, top_p=0.9, greedy=False)
     Options = MultibenchOptions
     judge_sees_requirements = True
 

@@ -56,8 +56,9 @@ def test_prompt_negative_and_sampling_are_mb_py(hub):
     it = task.load(offline=False).eval_items[0]
     assert task.messages(it) == [{"role": "user", "content": f"{it.context}\n\n{it.question}"}]
     assert task.messages(it, with_context=False) == [{"role": "user", "content": it.question}]
-    g = task.generation
+    g, t = task.generation, task.train_generation
     assert (g.max_new_tokens, g.temperature, g.top_p, g.greedy) == (1024, 0.1, 0.9, False)
+    assert (t.max_new_tokens, t.temperature, t.top_p, t.greedy) == (512, 0.1, 0.9, False)
     assert task.default_negative == "context_drop"
 
 
@@ -145,3 +146,38 @@ def test_schema_error_is_one_line():
     with pytest.raises(UserError) as e:
         mb.mb_items([row])
     assert "reference_answer" in str(e.value) and "\n" not in str(e.value)
+
+
+REF = Path(__file__).resolve().parents[3] / "shared" / "reference" / "mipo-authors" / "mb.py"
+
+
+def _run_mb(first: int, last: int, **names) -> dict:
+    """Run lines first..last of the authors' mb.py with `names` bound; return its namespace."""
+    import textwrap
+
+    lines = REF.read_text(encoding="utf-8").splitlines(keepends=True)[first - 1:last]
+    exec(compile(textwrap.dedent("".join(lines)), f"mb.py:{first}-{last}", "exec"), names)  # noqa: S102
+    return names
+
+
+@pytest.mark.skipif(not REF.is_file(), reason="the authors' scripts are not here")
+def test_mb_py_own_lines_agree(hub, tmp_path, capsys):
+    """mb.py's judge turn (97-98), its reading of a reply (130-136) and its win rate (274), run on the same replies."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    def authors(reply: str) -> int:
+        return _run_mb(130, 136, response=reply, scores=[])["scores"][0]
+
+    task = mb.Multibench()
+    items = (lambda s: s.eval_items + s.train_items)(task.load(offline=False))[:len(CASES)]
+    task.set_judge(_judge_for(items)[0])
+    ours = [task.score(out, it) for (out, *_), it in zip(CASES, items)]
+    theirs = _run_mb(274, 274, np=np, f=SimpleNamespace(score=np.array([authors(c[1]) for c in CASES])),
+                     gpt=SimpleNamespace(score=np.array([authors(c[2]) for c in CASES])))["win_rate"]
+    assert sum(s.score for s in ours) / len(ours) * 100 == pytest.approx(theirs)
+    assert [s.extracted for s in ours] == [authors(c[1]) for c in CASES]
+    msgs = _run_mb(97, 98, prompt=task.messages(items[0])[0]["content"], response="out-a")["messages"]
+    assert ours[0].details["judge_calls"][0]["prompt"] == msgs[1]["content"] and msgs[0]["content"] == JUDGE_SYSTEM
+    capsys.readouterr()  # mb.py prints the replies it cannot read
