@@ -176,6 +176,9 @@ class SuiteConfig(Strict):
     methods: list[Method] = Field(default_factory=lambda: [DEFAULT_METHOD])
     rounds: int = Field(default=1, ge=0, le=MAX_ROUNDS)
     seed: int = Field(default=42, ge=0, le=MAX_SEED)
+    # training seeds: one run per seed, each as `--seed N` (seed and training.seed), in <out>/seed-<N>, and one
+    # report over them (seed variance); empty: one run with `seed`. `--seed N` runs that seed alone.
+    seeds: list[int] = Field(default_factory=list)
     device: Literal["auto", "cpu", "cuda"] = "auto"
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     backend: Literal["transformers", "vllm"] | None = None  # old name of generation.engine (transformers = hf)
@@ -195,6 +198,16 @@ class SuiteConfig(Strict):
         """`include:` folders; relative ones are relative to the suite file (to the working folder for `eval`)."""
         base = self._base_dir or Path(".")
         return [p if p.is_absolute() else base / p for p in (Path(i).expanduser() for i in self.include)]
+
+    @field_validator("seeds")
+    @classmethod
+    def _seeds(cls, v: list[int]) -> list[int]:
+        dup = sorted({s for s in v if v.count(s) > 1})
+        if dup:
+            raise ValueError(f"seed {dup[0]} is listed twice")
+        if any(isinstance(s, bool) or not 0 <= s <= MAX_SEED for s in v):
+            raise ValueError(f"seeds must be whole numbers from 0 to {MAX_SEED}")
+        return v
 
     @field_validator("models", mode="before")
     @classmethod

@@ -79,8 +79,13 @@ def run(
     cfg, overrides = load_suite_with(suite, sets, seed)
     if device not in (None, "cpu", "cuda", "auto"):
         raise UserError(f"--device must be cpu, cuda or auto, not '{device}'")
-    runner = SuiteRunner(cfg, RunOptions(out=out, limit=limit, device=device, dry_run=dry_run,
-                                         verbosity=verbosity(quiet, verbose), overrides=tuple(overrides)))
+    opts = RunOptions(out=out, limit=limit, device=device, dry_run=dry_run, verbosity=verbosity(quiet, verbose),
+                      overrides=tuple(overrides))
+    if cfg.seeds and seed is None:  # the suite's seeds: one run per seed in <out>/seed-<N>, one report over them
+        from harness.run.seeds import run_seeds
+
+        return run_seeds(suite, sets, cfg.seeds, opts, typer.echo)
+    runner = SuiteRunner(cfg, opts)
     if dry_run:
         typer.echo(json.dumps({**runner.dry_run(), "cli_overrides": overrides}, indent=2))
         return

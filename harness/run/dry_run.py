@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
-from harness.config import SuiteConfig
-from harness.evaluation.plan import TaskPlan
+from harness.backends.base import GenParams
+from harness.config import SuiteConfig, TaskSpec
+from harness.evaluation.plan import TaskPlan, merge_generation
 from harness.methods import trained
+from harness.run.gpu_plan import gpu_estimate
 from harness.models.resolve import check_model_id
 from harness.run.steps import Step
 from mipo.rounds import lineages, prompts_per_task
+from tasks.base import DataSource, DataSplit, Task
 from tasks.loader import summary as data_summary
+
+
+def unfetched_plan(task: Task, spec: TaskSpec, cfg: SuiteConfig, why: str) -> TaskPlan:
+    """A task whose hub data is not at hand (offline dry run): planned without items, its data 'not fetched'."""
+    labels = [label for src in task.data_sources() if src.kind == "hub" for label in src.eval.labels()]
+    where = DataSource("hub", " + ".join(labels) or task.id, "not fetched")
+    prov = {"mode": cfg.data, "used": "not fetched", "reason": why, "fallback_from": [], "eval_pool": None,
+            "train_pool": None, "source": {"eval": labels, "train": [], "split": "once fetched"}}
+    gen = merge_generation(task.generation, cfg.generation, spec.generation, seed=cfg.seed)
+    train_gen = merge_generation(task.train_generation, cfg.mipo.sampling, seed=cfg.seed)
+    return TaskPlan(task=task, spec=spec, eval_items=[], train_pool=[], diag_items=[],
+                    negative=spec.negative or task.default_negative, gen=gen,
+                    train_gen=GenParams(**{**train_gen.to_dict(), "batch_size": gen.batch_size}), partial=False,
+                    split=DataSplit([], [], where, where), data=prov)
 
 
 def estimate_seconds(plans: list[TaskPlan], cfg: SuiteConfig, n_models: int) -> float:
@@ -48,6 +65,9 @@ def training_plan(cfg: SuiteConfig, plans: list[TaskPlan], lora: bool) -> dict:
 
 
 def task_summary(cfg: SuiteConfig, p: TaskPlan) -> dict:
+    if p.data.get("used") == "not fetched":
+        return {"eval_items": "not fetched", "train_pool": "not fetched", "negative": p.negative,
+                "max_new_tokens": p.gen.max_new_tokens, "data": f"not fetched: {p.data['reason']}"}
     return {"eval_items": len(p.eval_items), "train_pool": len(p.train_pool),
             "train_prompts_per_round": prompts_per_task(cfg, p), "negative": p.negative,
             "max_new_tokens": p.gen.max_new_tokens, "data": data_summary(p.data)}
@@ -63,4 +83,5 @@ def summary(cfg: SuiteConfig, sources: dict[str, str], plans: list[TaskPlan], st
         "training": training_plan(cfg, plans, lora),
         "steps": [str(s) for s in steps],
         "estimated_minutes_cpu": round(estimate_seconds(plans, cfg, len(cfg.models)) / 60, 1),
+        "estimate_one_gpu": gpu_estimate(steps, plans, cfg, facts.get("engine", "hf"), lora),
     }

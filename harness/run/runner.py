@@ -35,6 +35,7 @@ from mipo.batching import batch_problem, planned_world_size
 from mipo.precision import precision_problem
 from mipo.rounds import RoundInputs, finished_policy, run_relative_policy, run_round
 from mipo.train import Policy
+from tasks.hub import HubUnavailable
 from tasks.loader import hub_status
 from tasks.loader import summary as data_summary
 from tasks.registry import TaskRegistry
@@ -52,11 +53,21 @@ class RunOptions:
 
 
 def build_plans(cfg: SuiteConfig, limit: int | None, offline: bool, log: Callable[[str], None] | None = None,
-                hub_why: str = "") -> list[TaskPlan]:
-    """Plan every task (data by the suite's `data:` mode); each plan knows every prompt the run evaluates."""
+                hub_why: str = "", unfetched: dict[str, str] | None = None) -> list[TaskPlan]:
+    """Plan every task (data by the suite's `data:` mode); each plan knows every prompt the run evaluates.
+    `unfetched` (dry runs): a task whose hub data cannot be had is planned without items and named there."""
     registry = TaskRegistry(cfg.include_paths())
-    return link_eval_prompts([plan_task(registry.get(spec.id, spec.options), spec, cfg, offline, limit, log=log,
-                                        hub_why=hub_why) for spec in cfg.tasks])
+    plans = []
+    for spec in cfg.tasks:
+        task = registry.get(spec.id, spec.options)
+        try:
+            plans.append(plan_task(task, spec, cfg, offline, limit, log=log, hub_why=hub_why))
+        except HubUnavailable as e:
+            if unfetched is None:
+                raise
+            unfetched[spec.id] = str(e)
+            plans.append(plan_summary.unfetched_plan(task, spec, cfg, str(e)))
+    return link_eval_prompts(plans)
 
 
 @dataclass
@@ -82,7 +93,14 @@ class SuiteRunner:
         self.run = RunDir(opts.out)
         self.console = console or Console(stderr=True)
         self.ui = RunUI(self.console, opts.verbosity)  # console lines, the live display and run.log
-        self.device = resolve_device(opts.device or cfg.device)
+        self.warnings: list[str] = []
+        try:
+            self.device = resolve_device(opts.device or cfg.device)
+        except UserError as e:
+            if not (opts.dry_run and (opts.device or cfg.device) == "cuda"):
+                raise
+            self.device = "cuda"  # a plan needs no GPU: plan for the one asked for, and say so
+            self.warnings.append(f"{e}: this is the plan for CUDA; the run itself needs a GPU")
         self.engine = resolve_engine(cfg.generation_engine(), self.device)  # vllm or hf (select.py)
         self.session: Session | None = None
 
@@ -90,13 +108,17 @@ class SuiteRunner:
         self.ui.log(msg)
 
     # --- checks and planning ----------------------------------------------------------------
-    def _plans(self, cfg_dump: dict, cfg_hash: str, quiet: bool = False) -> tuple[list[TaskPlan], bool]:
+    def _plans(self, cfg_dump: dict, cfg_hash: str, quiet: bool = False,
+               unfetched: dict[str, str] | None = None) -> tuple[list[TaskPlan], bool]:
         """Probe the hub (never with data: pypi), plan the tasks, say where each task's data came from, and
-        refuse a resume whose data source, task code or harness version changed. Returns (plans, offline)."""
+        refuse a resume whose data source, task code or harness version changed. Returns (plans, offline).
+        `unfetched` (dry runs): tasks whose hub data cannot be had are planned without items and named there."""
         hub_ok, why = hub_status(self.cfg.data)
         log = (lambda msg: None) if quiet else self.log
         log(f"data: {self.cfg.data}; hub: {why}; device {self.device}")
-        plans = build_plans(self.cfg, self.opts.limit, not hub_ok, log=log, hub_why=why)
+        plans = build_plans(self.cfg, self.opts.limit, not hub_ok, log=log, hub_why=why, unfetched=unfetched)
+        if unfetched:  # nothing to compare with a previous run's data yet
+            return plans, not hub_ok
         for p in plans:
             log(f"{p.task.id} data: {data_summary(p.data)}")
             if p.task.label_leak:
@@ -113,11 +135,14 @@ class SuiteRunner:
         sources = {m.id: plan_summary.model_source(m.id, m.source) for m in self.cfg.models}
         cfg_dump, cfg_hash = suite_dump(self.cfg, self.opts.limit)
         check_resume(self.run, cfg_dump, cfg_hash)  # a changed config would be refused by the real run too
-        plans, offline = self._plans(cfg_dump, cfg_hash, quiet=True)  # the plan below says where data came from
+        unfetched: dict[str, str] = {}
+        plans, offline = self._plans(cfg_dump, cfg_hash, quiet=True, unfetched=unfetched)  # says where data came from
+        for msg in self.warnings:
+            self.console.print(f"warning: {msg}", markup=False, highlight=False)
         return plan_summary.summary(self.cfg, sources, plans, build_plan(self.cfg, plans), self._lora(),
                                device=self.device, engine=self.engine, offline=offline,
                                run_folder=str(self.run.root), resumes=self.run.manifest.exists(),
-                               model_folders=folders)
+                               model_folders=folders, data_not_fetched=sorted(unfetched), warnings=self.warnings)
 
     def _lora(self) -> bool:
         """`training.mode: auto` is LoRA on CPU and full fine-tuning on CUDA."""
