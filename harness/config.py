@@ -167,6 +167,31 @@ class JudgeConfig(Strict):
     max_new_tokens: int = Field(default=16, gt=0, le=MAX_NEW_TOKENS)
 
 
+class LmEvalConfig(Strict):
+    """lm-eval tasks evaluated at round 0 and after every round of every lineage (harness/evaluation/lmeval/)."""
+
+    tasks: list[str] = Field(min_length=1)
+    limit: int | None = Field(default=None, gt=0)  # per task: lm-eval's first N documents, the same every round
+    num_fewshot: int | dict[str, int] | None = None  # one for all, or per task; None: each task's own default
+    apply_chat_template: bool = False
+    include_path: list[str] = Field(default_factory=list)  # folders of further task YAMLs (lm-eval's --include_path)
+    include_defaults: bool = True  # false: only include_path's tasks (skips indexing lm-eval's catalogue)
+
+    @model_validator(mode="after")
+    def _names(self) -> "LmEvalConfig":
+        from harness.rundir import MAX_ID, SAFE_ID
+
+        for name in self.tasks:
+            if not SAFE_ID.fullmatch(name) or len(name) > MAX_ID:
+                raise ValueError(f"'{name}' is not an lm-eval task name (letters, digits, '_', '.', '-')")
+            if self.tasks.count(name) > 1:
+                raise ValueError(f"lm_eval task '{name}' is listed twice")
+        extra = sorted(set(self.num_fewshot) - set(self.tasks)) if isinstance(self.num_fewshot, dict) else []
+        if extra:
+            raise ValueError(f"num_fewshot names '{extra[0]}', which is not in lm_eval.tasks")
+        return self
+
+
 class SuiteConfig(Strict):
     """One suite: models x methods x rounds x tasks."""
 
@@ -192,6 +217,7 @@ class SuiteConfig(Strict):
     verified_dpo: VerifiedConfig = VerifiedConfig()
     rlaif: RlaifConfig = RlaifConfig()
     judge: JudgeConfig | None = None
+    lm_eval: LmEvalConfig | None = None  # lm-eval's tasks on the run's engine (task lm_eval/<name> in results)
     _base_dir: Path | None = PrivateAttr(default=None)  # the suite file's folder; not part of the config hash
 
     def include_paths(self) -> list[Path]:
@@ -225,8 +251,8 @@ class SuiteConfig(Strict):
     def _non_empty(self) -> "SuiteConfig":
         if not self.models:
             raise ValueError("a suite needs at least one model")
-        if not self.tasks:
-            raise ValueError("a suite needs at least one task")
+        if not self.tasks and (self.lm_eval is None or self.rounds > 0):
+            raise ValueError("a suite needs at least one task (lm_eval tasks alone only with rounds: 0)")
         for kind, names in (("task", [t.id for t in self.tasks]), ("model", [m.name or m.id for m in self.models])):
             dup = sorted({n for n in names if names.count(n) > 1})
             if dup:

@@ -194,8 +194,14 @@ class RunDir:
             return self.model_dir(model) / "round_0"
         return self._inside(self.model_dir(model) / validate_id(method, "method") / f"round_{int(round_k)}")
 
-    def task_dir(self, model: str, method: str, round_k: int, task: str) -> Path:
-        return self._inside(self.round_dir(model, method, round_k) / "tasks" / validate_id(task))
+    def task_dir(self, model: str, method: str, round_k: int, task: str, lineage: str | None = None) -> Path:
+        """A task's folder in a round; `lineage`: in that lineage's own folder (lm-eval tasks of per-task
+        lineages); an `lm_eval/<name>` task lives in tasks/lm_eval/<name>."""
+        base = self.round_dir(model, method, round_k)
+        base = base / "lineages" / validate_id(lineage, "lineage") if lineage else base
+        lm, _, name = task.partition("/")
+        folder = Path("lm_eval", validate_id(name)) if lm == "lm_eval" and name else Path(validate_id(task))
+        return self._inside(base / "tasks" / folder)
 
     def _inside(self, path: Path) -> Path:
         root = os.path.normpath(os.path.abspath(self.root))

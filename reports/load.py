@@ -25,8 +25,16 @@ class Run:
     def seed(self):
         return self.manifest.get("seed", self.manifest.get("config", {}).get("seed"))
 
-    def samples_path(self, model: str, method: str, round_k: int, task: str) -> Path:
-        return RunDir(self.path).task_dir(model, method, int(round_k), task) / "samples.jsonl"
+    def samples_path(self, model: str, method: str, round_k: int, task: str, trained_on: str = "") -> Path:
+        """The task's samples.jsonl in that round; with `trained_on` (one lineage), the lineage's own copy
+        where it has one (lm-eval tasks evaluated after every lineage's round)."""
+        run = RunDir(self.path)
+        if isinstance(trained_on, str) and trained_on and "+" not in trained_on and int(round_k) > 0:
+            own = run.task_dir(model, method, int(round_k), task, lineage=trained_on) / "samples.jsonl"
+            if own.exists():
+                return own
+        return run.task_dir(model, method, int(round_k), task) / "samples.jsonl"
+
 
 
 def _labels(paths: list[Path]) -> list[str]:

@@ -77,7 +77,8 @@ def gains_vs_round0(main: pd.DataFrame, runs: list[Run]) -> pd.DataFrame:
         base = base_rows.loc[[key]].iloc[0]
         run = by_label[row["run"]]
         a = read_samples(run.samples_path(row["model"], BASELINE, 0, row["task"]))
-        b = read_samples(run.samples_path(row["model"], row["method"], row["round"], row["task"]))
+        b = read_samples(run.samples_path(row["model"], row["method"], row["round"], row["task"],
+                                          row.get("trained_on", "")))
         res = paired_gain(a, b) or unpaired_gain(base, row)
         base_v, val = float(base["value"]), float(row["value"])
         rows.append({**{c: row[c] for c in cols}, "partial": bool(row["partial"] or base["partial"]),
@@ -95,7 +96,8 @@ def last_round(gains: pd.DataFrame) -> pd.DataFrame:
     """The rows of the last round of every (run, model, method, task)."""
     if gains.empty:
         return gains
-    idx = gains.groupby(["run", "model", "method", "task"])["round"].idxmax()
+    keys = ["run", "model", "method", "task"] + (["trained_on"] if "trained_on" in gains.columns else [])
+    idx = gains.groupby(keys)["round"].idxmax()  # per lineage: lm-eval tasks are evaluated after each
     return gains.loc[idx].sort_values(["model", "method", "task", "run"]).reset_index(drop=True)
 
 

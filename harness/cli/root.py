@@ -98,7 +98,12 @@ def run(
 @app.command("eval")
 def eval_cmd(
     model: str = typer.Option(..., help="Model alias, hub id or local folder."),
-    tasks: str = typer.Option(..., help="Comma-separated task ids."),
+    tasks: str = typer.Option("", help="Comma-separated task ids."),
+    lm_eval_tasks: str = typer.Option("", "--lm-eval-tasks", help="Comma-separated lm-eval task names, evaluated "
+                                      "by lm-eval on this model (task lm_eval/<name>)."),
+    num_fewshot: Optional[int] = typer.Option(None, "--num-fewshot", min=0, help="lm-eval tasks' few-shot count."),
+    apply_chat_template: bool = typer.Option(False, "--apply-chat-template",
+                                             help="lm-eval tasks through the model's chat template."),
     limit: Optional[int] = typer.Option(None, min=1, max=MAX_ITEMS),
     out: Path = out_option(Path("runs/eval"), help="Run folder (--output-path is the same option)."),
     device: Optional[str] = typer.Option(None),
@@ -113,9 +118,12 @@ def eval_cmd(
     from harness.run.runner import RunOptions, SuiteRunner
 
     out = run_folder(out, new_run)
+    lm = [t.strip() for t in lm_eval_tasks.split(",") if t.strip()]
+    lm_block = {"lm_eval": {"tasks": lm, "num_fewshot": num_fewshot,
+                            "apply_chat_template": apply_chat_template}} if lm else {}
     cfg = parse_suite({"name": "eval", "models": [model], "tasks": [t.strip() for t in tasks.split(",") if t.strip()],
                        "methods": [BASELINE], "rounds": 0, "mipo": {"diagnostics_prompts": 0}, "data": data,
-                       "include": [str(p) for p in include]}, "eval")
+                       "include": [str(p) for p in include], **lm_block}, "eval")
     opts = RunOptions(out=out, limit=limit, device=device, verbosity=verbosity(quiet, verbose))
     report = SuiteRunner(cfg, opts).execute()
     typer.echo(f"report: {report / 'report.md'}")

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
-from harness.backends.base import Backend
+from harness.backends.base import Backend, GenParams
 from harness.backends.hf import HFBackend
 from harness.backends.select import fp32_scorer
+from harness.config import SuiteConfig
 from harness.evaluation.evaluate import evaluate_task
+from harness.evaluation.lmeval.run import LmEvalSetup, evaluate_lm_task
 from harness.evaluation.plan import TaskPlan
 from harness.progress import RunUI
 from harness.rundir import atomic_write_json
@@ -21,7 +23,8 @@ from mipo.train import Policy
 
 @dataclass
 class RoundEval:
-    """What to evaluate: the plans of the pending tasks and diagnostics, where, and under which header."""
+    """What to evaluate: the plans of the pending tasks and diagnostics, where, and under which header;
+    the pending lm-eval tasks and their folder (`lm_folder`/tasks/lm_eval/<name>)."""
 
     header: dict
     folder: Path
@@ -29,6 +32,9 @@ class RoundEval:
     diag_pending: list[TaskPlan]
     seed: int
     device: str
+    lm_pending: list[str] = field(default_factory=list)
+    lm_folder: Path | None = None
+    lm_setup: LmEvalSetup | None = None
 
 
 def _answers(backend: Backend, ev: RoundEval, ui: RunUI) -> dict[str, list[str]]:
@@ -47,6 +53,35 @@ def _answers(backend: Backend, ev: RoundEval, ui: RunUI) -> dict[str, list[str]]
     return outputs
 
 
+def lm_eval_setup(cfg: SuiteConfig, limit: int | None, offline: bool, why: str) -> LmEvalSetup | None:
+    """The suite's `lm_eval:` block for this execution (the command line's --limit wins), checked: an unknown
+    task, or one whose data cannot be reached, is a one-line error before any work."""
+    if cfg.lm_eval is None:
+        return None
+    block = cfg.lm_eval
+    setup = LmEvalSetup(tuple(block.tasks), limit=limit or block.limit, num_fewshot=block.num_fewshot,
+                        apply_chat_template=block.apply_chat_template, offline=offline, why=why,
+                        batch_size=cfg.generation.batch_size, partial=limit is not None,
+                        include_path=[str(p if p.is_absolute() else (cfg._base_dir or Path(".")) / p)
+                                      for p in (Path(i).expanduser() for i in block.include_path)],
+                        include_defaults=block.include_defaults)
+    setup.sources = setup.check()
+    return setup
+
+
+def _lm_eval(backend: Backend, ev: RoundEval, ui: RunUI) -> None:
+    """The pending lm-eval tasks on the same backend (the round's policy: no second model load)."""
+    h = ev.header
+    for name in ev.lm_pending if ev.lm_setup is not None and ev.lm_folder is not None else []:
+        with ui.stage(f"{h['model']} r{h['round']} {h['method']} lm_eval/{name}: evaluating"):
+            rec = evaluate_lm_task(backend, ev.lm_setup, name,
+                                   GenParams(batch_size=ev.lm_setup.batch_size, seed=ev.seed),
+                                   ev.lm_folder / "tasks" / "lm_eval" / name,
+                                   {**h, "partial": ev.lm_setup.partial})
+        ui.log(f"{h['model']} r{h['round']} lm_eval/{name}: {rec['main_metric']} = "
+               f"{rec['metrics'].get(rec['main_metric'], {}).get('value')} (n={rec['n']}, {rec['seconds']} s)")
+
+
 def evaluate_round(load: Callable[[Policy], Backend], policy: Policy, ev: RoundEval, ui: RunUI,
                    log: Callable[[str], None]) -> None:
     """Evaluate with one model load; the diagnostics' answers ride along in the evaluation's batches where
@@ -55,6 +90,7 @@ def evaluate_round(load: Callable[[Policy], Backend], policy: Policy, ev: RoundE
     backend = load(policy)
     try:
         outputs = _answers(backend, ev, ui)
+        _lm_eval(backend, ev, ui)
         for plan in ev.diag_pending:
             log(f"{h['model']} r{h['round']}: diagnostics on {len(plan.diag_items)} held-out {plan.task.id} "
                 "train prompts")

@@ -27,7 +27,7 @@ from harness.progress import RunUI
 from harness.records import RoundKey
 from harness.results import write_results
 from harness.run import dry_run as plan_summary
-from harness.run.evaluate_round import RoundEval, evaluate_round
+from harness.run.evaluate_round import RoundEval, evaluate_round, lm_eval_setup
 from harness.run.manifest import check_resume, read_manifest, suite_dump, write_manifest
 from harness.run.steps import Evaluate, Finish, Record, Resolve, Step, Train, build_plan
 from harness.rundir import RunDir, RunLock, clean_stale_tmp, staged_folder
@@ -103,6 +103,7 @@ class SuiteRunner:
             self.warnings.append(f"{e}: this is the plan for CUDA; the run itself needs a GPU")
         self.engine = resolve_engine(cfg.generation_engine(), self.device)  # vllm or hf (select.py)
         self.session: Session | None = None
+        self.lm_eval = None  # the suite's lm-eval tasks, checked (harness/run/evaluate_round.lm_eval_setup)
 
     def log(self, msg: str) -> None:
         self.ui.log(msg)
@@ -193,12 +194,16 @@ class SuiteRunner:
             check_resume(self.run, cfg_dump, cfg_hash)
             clean_stale_tmp(self.run.root)  # temp files of killed writers (only we write here now)
             plans, offline = self._plans(cfg_dump, cfg_hash)
+            self.lm_eval = lm_eval_setup(self.cfg, self.opts.limit, offline,
+                                         f"data: {self.cfg.data}, hub not used or unreachable")
             plan = build_plan(self.cfg, plans)
             self.ui.plan(sum(1 for step in plan if step.progress))
             extra = {"device": self.device, "offline": offline, "seed": self.cfg.seed, "layout": self.run.layout,
                      "model_folders": folders, "engine": engine_label(self.engine, self.device),
                      "tasks": {p.task.id: p.manifest() for p in plans}, "models": {},
                      "cli_overrides": list(self.opts.overrides)}
+            if self.lm_eval is not None:
+                extra["lm_eval"] = self.lm_eval.sources
             recorded = (read_manifest(self.run) or {}).get("models") or {}  # a resume keeps each model's weights
             self.session = Session(cfg_dump, cfg_hash, extra, {p.task.id: p for p in plans}, recorded)
             self._save_manifest()
@@ -259,7 +264,8 @@ class SuiteRunner:
         s = self.session
         pending, diag_pending = step.pending(self.run)
         ev = RoundEval(self._header(step.key, step.transfer), step.folder(self.run), [s.plans[t] for t in pending],
-                       [s.plans[t] for t in diag_pending], self.cfg.seed, self.device)
+                       [s.plans[t] for t in diag_pending], self.cfg.seed, self.device,
+                       step.lm_pending(self.run), step.lm_folder(self.run), self.lm_eval)
         evaluate_round(self._load(step.key.model), self.policy(step.key), ev, self.ui, self.log)
         write_results(self.run)
 

