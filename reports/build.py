@@ -1,7 +1,8 @@
 """Build a report folder (report.md, index.html, PNG figures, wide CSVs) from run folders.
 
-Only results.csv, manifest.json and samples.jsonl are read: no model is loaded. Several runs
-merge into one report (e.g. one run per model family, or one run per seed).
+Only results.csv, manifest.json, samples.jsonl, pairs.jsonl and train_log.jsonl are read: no model is loaded.
+Each run's inspect logs (<run>/inspect/, derived from its samples) are refreshed on the way. Several runs merge
+into one report (e.g. one run per model family, or one run per seed).
 """
 
 from __future__ import annotations
@@ -10,11 +11,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from harness.errors import UserError
 from harness.rundir import atomic_write_text
-from reports import figures, meta, pmi, tables, validity
+from reports import figures, meta, pmi, samples_view, tables, validity
 from reports.html import Section, render_html, render_markdown
 from reports.load import load_results, open_runs
 from reports.paired import gains_vs_round0, last_round, method_vs_method
+from reports.train_steps import step_curves
 
 GAIN_NOTE = ("Gain = last round − round 0 on the same item ids (paired). 0/1 scores: exact McNemar p-value, "
              "95% CI by Newcombe's hybrid score method 10 (CI method newcombe10), and McNemar's discordant counts "
@@ -23,6 +26,22 @@ GAIN_NOTE = ("Gain = last round − round 0 on the same item ids (paired). 0/1 s
              "Newcombe's (bootstrap+newcombe10-floor). A bootstrap CI of zero width (every item or user changed by "
              "the same amount) is replaced by a Wilson bound on the share of items that could have changed "
              "(bootstrap+wilson-floor). Heatmap stars: Benjamini–Hochberg q < 0.05 across the heatmap's cells (the p-values in the table are unadjusted); rel. gain = gain / round 0 (its CI ignores the round-0 uncertainty). Without samples.jsonl an unpaired normal approximation is used (see 'test').")
+
+
+def inspect_logs_note(runs) -> str:
+    """Write (or refresh) each run's inspect logs (reports/inspect_logs.py) and say where they are."""
+    from reports.inspect_logs import LOG_DIR, write_run_logs
+
+    notes = []
+    for r in runs:
+        try:
+            n = len(write_run_logs(r.path))
+        except (UserError, OSError) as e:
+            notes.append(f"{r.label}: inspect logs not written ({e})")
+            continue
+        notes.append(f"{r.label}: {n} inspect logs in {r.path / LOG_DIR}, one per evaluation and per round's pairs "
+                     f"(browse: mipo-bench view {r.path}; pandas: inspect_ai.analysis.samples_df)")
+    return "Every sample: " + "; ".join(notes) + "."
 
 
 def load_runs(runs: list[Path]) -> pd.DataFrame:
@@ -42,6 +61,7 @@ def _sections(runs, df: pd.DataFrame, out: Path) -> list[Section]:
         head["flags"] = validity.gain_flags(last, df)  # format/length-driven gains, results below chance
     s = [Section("Headline: round 0 vs last round", GAIN_NOTE + " " + validity.FLAG_NOTE, head,
                  figures.gain_heatmap(last, out, multi)),
+         *[x for x in [samples_view.flipped_items(runs, last)] if x is not None],
          Section("Main metric per model, method and round",
                  "Each cell: mean [95% CI] (n items); CI: Wilson for 0/1 scores, percentile bootstrap for graded scores "
                  "and wherever items share a user (users resampled; 0/1 scores never narrower than Wilson's), a "
@@ -79,8 +99,13 @@ def _sections(runs, df: pd.DataFrame, out: Path) -> list[Section]:
                      "loss / rewards_* from training (task _train, no CI: n = steps logged); pmi (nats, summed over "
                      "the response's tokens), pmi_per_token (nats per response token, mean over prompts), "
                      "response_words, distinct_2 from the held-out diagnostic prompts (n = prompts). Read changes "
-                     "in PMI from the paired table below, not from these per-round CIs.", tables.diagnostics_table(df),
-                     figures.diagnostics_curves(df, out)))
+                     "in PMI from the paired table below, not from these per-round CIs. First figure: one row per "
+                     "metric, one column per task (training rows under the task they trained on); second: loss and "
+                     "reward margin per optimizer step from train_log.jsonl, rounds concatenated.",
+                     tables.diagnostics_table(df), figures.diagnostics_curves(df, out) + step_curves(runs, out)))
+    pairs = samples_view.example_pairs(runs)
+    if pairs is not None:
+        s.append(pairs)
     changes = pmi.pmi_changes(df, runs)
     if not changes.empty:
         changes.to_csv(out / "pmi_changes.csv", index=False)
@@ -94,8 +119,11 @@ def _sections(runs, df: pd.DataFrame, out: Path) -> list[Section]:
         s.append(Section("Transfer: each task's policy on every task",
                          "training.transfer: main metric, mean [95% CI] (n); (own task) marks the task the policy "
                          "trained on.", transfer))
-    s += [Section("Runs", "", meta.runs_table(runs, df)), Section("Models", "", meta.models_table(runs)),
-          Section("Data", "", meta.data_table(runs))]
+    s += [Section("Runs", inspect_logs_note(runs), meta.runs_table(runs, df)),
+          Section("Models", "", meta.models_table(runs)),
+          Section("Data", "", meta.data_table(runs)),
+          Section("Details: sha256 of the model weight files", "As recorded in each run's manifest.json.",
+                  meta.model_hashes(runs), collapsed=True)]
     return s
 
 

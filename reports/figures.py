@@ -95,30 +95,79 @@ def gain_heatmap(last: pd.DataFrame, out: Path, multi_run: bool = False) -> list
     return [path]
 
 
+def shared_legend(fig, axes, ncol: int = 4) -> None:
+    """One legend for the whole figure, below the panels (entries de-duplicated by label)."""
+    seen: dict[str, object] = {}
+    for ax in np.ravel(axes):
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            seen.setdefault(lab, h)
+    if seen:
+        fig.legend(list(seen.values()), list(seen.keys()), loc="lower center", ncol=min(ncol, len(seen)),
+                   fontsize=8, frameon=False)
+
+
+def style_panel(ax, empty: bool) -> None:
+    """Grid and small ticks; an empty panel says so instead of showing a bare 0-1 axis; tiny values in
+    scientific notation (relative weight changes are ~1e-4)."""
+    ax.grid(alpha=0.3)
+    ax.tick_params(labelsize=7)
+    if empty:
+        ax.set_yticks([])
+        ax.text(0.5, 0.5, "not measured", transform=ax.transAxes, ha="center", va="center", fontsize=8,
+                color="#888")
+    else:
+        ax.ticklabel_format(axis="y", style="sci", scilimits=(-3, 4), useOffset=False)
+        ax.yaxis.get_offset_text().set_fontsize(7)
+
+
+def _diag_column(task: str, trained_on) -> str:
+    """The grid column of a row: its task; a training row goes under the task it trained on ('joint' if several)."""
+    if task != "_train":
+        return task
+    on = str(trained_on) if isinstance(trained_on, str) and trained_on else ""
+    return on if on and "+" not in on and "," not in on else "joint"
+
+
 def diagnostics_curves(df: pd.DataFrame, out: Path) -> list[Path]:
-    """Training loss / reward margin and diagnostics (pmi, response_words, distinct_2) against round."""
+    """Training (loss, reward margin, weight change) and diagnostic metrics (pmi, response_words, distinct_2)
+    against round: one row per metric, one column per task, one line per model · method, one shared legend."""
     tr = df[(df["kind"] == "train") & df["metric"].isin(TRAIN_METRICS)]
     dg = df[(df["kind"] == "diagnostic") & df["metric"].isin(DIAG_METRICS)]
-    metrics = [m for m in (*TRAIN_METRICS, *DIAG_METRICS) if m in set(tr["metric"]) | set(dg["metric"])]
-    if not metrics:
+    both = pd.concat([tr, dg])
+    if both.empty:
         return []
-    fig, axes = plt.subplots(1, len(metrics), figsize=(3.6 * len(metrics), 3.3), squeeze=False)
-    for ax, metric in zip(axes[0], metrics):
-        sub = pd.concat([tr, dg])
-        sub = sub[sub["metric"] == metric]
-        for task, g_task in sub.groupby("task"):
-            for label, line in _lines(g_task, multi_run=False):
-                lab = label if task == "_train" else f"{label} · {task}"
+    on = both["trained_on"] if "trained_on" in both.columns else pd.Series("", index=both.index)
+    both = both.assign(column=[_diag_column(t, o) for t, o in zip(both["task"], on)])
+    metrics = [m for m in (*TRAIN_METRICS, *DIAG_METRICS) if m in set(both["metric"])]
+    columns = sorted(both["column"].unique(), key=lambda c: (c == "joint", c))
+    multi = both["run"].nunique() > 1
+    fig, axes = plt.subplots(len(metrics), len(columns), squeeze=False, sharex=True,
+                             figsize=(max(6.0, 2.7 * len(columns)), 1.9 * len(metrics) + 0.9))
+    colours: dict[str, object] = {}
+    for i, metric in enumerate(metrics):
+        for j, column in enumerate(columns):
+            ax, sub = axes[i][j], both[(both["metric"] == metric) & (both["column"] == column)]
+            for label, line in _lines(sub, multi):
+                colour = colours.setdefault(label, f"C{len(colours) % 10}")
                 lo, hi = line["ci_low"].astype(float), line["ci_high"].astype(float)
-                ax.plot(line["round"], line["value"], marker="o", label=lab)
+                ax.plot(line["round"], line["value"], marker="o", ms=4, label=label, color=colour)
                 if lo.notna().any():
-                    ax.fill_between(line["round"], lo, hi, alpha=0.12)
-        ax.set_title(metric)
-        ax.set_xlabel("round")
-        ax.set_xticks(sorted(sub["round"].unique()))
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=5, loc="best")
-    return [_save(fig, out / "training_diagnostics.png")]
+                    ax.fill_between(line["round"], lo, hi, alpha=0.12, color=colour)
+            style_panel(ax, sub.empty)
+            if i == 0:
+                ax.set_title(column, fontsize=9)
+            if j == 0:
+                ax.set_ylabel(metric, fontsize=8)
+            if i == len(metrics) - 1:
+                ax.set_xlabel("round", fontsize=8)
+                ax.set_xticks(sorted(both["round"].unique()))
+    shared_legend(fig, axes)
+    rows_of_legend = -(-len(colours) // 4)
+    fig.tight_layout(rect=(0, min(0.3, 0.32 * rows_of_legend / fig.get_figheight()), 1, 1))
+    path = out / "training_diagnostics.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return [path]
 
 
 def method_bars(main: pd.DataFrame, out: Path) -> list[Path]:

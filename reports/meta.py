@@ -29,14 +29,26 @@ def runs_table(runs: list[Run], df: pd.DataFrame) -> pd.DataFrame:
 
 
 def models_table(runs: list[Run]) -> pd.DataFrame:
-    """Every model of every run with family, source and the sha256 of each weight file."""
+    """Every model of every run with family, size, source and how many weight files were hashed (the hashes:
+    `model_hashes`)."""
     rows = []
     for r in runs:
         for name, info in (r.manifest.get("models") or {}).items():
             sha = info.get("sha256") or {}
-            sha_txt = "; ".join(f"{k}: {v}" for k, v in sha.items()) if isinstance(sha, dict) else str(sha)
             rows.append({"run": r.label, "model": name, "family": info.get("family"), "params": info.get("n_params"),
-                         "source": info.get("source"), "sha256": sha_txt or "n/a"})
+                         "source": info.get("source"),
+                         "weight files hashed": len(sha) if isinstance(sha, dict) else int(bool(sha))})
+    return pd.DataFrame(rows)
+
+
+def model_hashes(runs: list[Run]) -> pd.DataFrame:
+    """One row per weight file of every model: its sha256 as recorded in the manifest."""
+    rows = []
+    for r in runs:
+        for name, info in (r.manifest.get("models") or {}).items():
+            sha = info.get("sha256") or {}
+            items = sha.items() if isinstance(sha, dict) else [("", sha)] if sha else []
+            rows += [{"run": r.label, "model": name, "file": f, "sha256": str(v)} for f, v in items]
     return pd.DataFrame(rows)
 
 

@@ -65,3 +65,32 @@ def compare(
         from harness.rundir import atomic_write_text
 
         atomic_write_text(csv, df.to_csv(index=False))
+
+
+def view(
+    run: Path = typer.Argument(..., help="Run folder (finished or still running)."),
+    host: str = typer.Option("127.0.0.1", help="Host the viewer binds to."),
+    port: int = typer.Option(7575, min=1, max=65535, help="Port of the viewer."),
+    write_only: bool = typer.Option(False, "--write-only", help="Write the inspect logs and print the viewer "
+                                    "command without starting it."),
+) -> None:
+    """Browse every sample of a run in inspect-ai's viewer: writes (or refreshes) <run>/inspect/ from the run's
+    samples.jsonl and pairs.jsonl files, then runs `inspect view` on it."""
+    import subprocess
+    import sys
+
+    from harness.errors import UserError
+    from reports.inspect_logs import LOG_DIR, view_command, write_run_logs
+
+    if not run.is_dir():
+        raise UserError(f"run folder not found: {run}")
+    paths = write_run_logs(run)
+    if not paths:
+        raise UserError(f"{run}: no samples.jsonl or pairs.jsonl yet (is this a mipo-bench run folder?)")
+    cmd = view_command(Path(run) / LOG_DIR, host, port, sys.executable)
+    typer.echo(f"inspect logs: {Path(run) / LOG_DIR} ({len(paths)} logs)")
+    if write_only:
+        typer.echo("view with: " + " ".join(cmd))
+        return
+    typer.echo(f"viewer: http://{host}:{port} (Ctrl-C stops it)")
+    raise typer.Exit(subprocess.call(cmd))
