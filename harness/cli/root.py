@@ -14,7 +14,7 @@ from rich.text import Text
 from harness.cli.interop import export_app, score
 from harness.cli.models import models_app
 from harness.cli.options import INCLUDE, out_option
-from harness.cli.reports import compare, report
+from harness.cli.reports import compare, report, view
 from harness.cli.tasks import tasks_app
 from harness.errors import RunFailure, UserError, one_line
 from harness.limits import MAX_ITEMS, MAX_SEED
@@ -130,6 +130,7 @@ def eval_cmd(
 
 
 app.command()(report)
+app.command()(view)
 
 
 def _say(err: Console, label: str, message: str, code: int) -> None:
