@@ -61,7 +61,9 @@ def test_suite_block_every_round_paired_in_results_and_report(tiny_model_dir, ta
                                                               capsys):
     extra = f"lm_eval: {{tasks: [tiny_mc], limit: 4, include_path: ['{task_dir}'], include_defaults: false}}"
     suite = tiny_suite(tmp_path / "s.yaml", tiny_model_dir, rounds=1, extra=extra)
-    suite.write_text(suite.read_text().replace("warmup_ratio: 0.0}", "warmup_ratio: 0.0, scope: per_task}"))
+    suite.write_text(suite.read_text().replace("warmup_ratio: 0.0}", "warmup_ratio: 0.0, scope: per_task}")
+                     .replace("sampling: {max_new_tokens: 8, greedy: true}", "sampling: {max_new_tokens: 8, "
+                              "greedy: false, temperature: 1.0}"))  # sampled answers: pairs whose sides differ
     out = tmp_path / "run"
     code, _, err = run_cli(["run", str(suite), "--out", str(out)], monkeypatch, capsys)
     assert code == 0, err
