@@ -47,7 +47,10 @@ def staged_folder(target: str | Path) -> Iterator[Path]:
     only then, each file by an atomic rename); on an error or Ctrl-C it is removed and `target` is untouched."""
     target = Path(target)
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
+    for old in target.parent.glob(f".{target.name}.tmp-*"):  # left by a killed build (kill -9 skips `finally`)
+        pid = old.name.rsplit("-", 1)[-1]
+        if old == tmp or not pid.isdigit() or not pid_alive(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
         yield tmp
@@ -64,15 +67,18 @@ def atomic_write_json(path: Path, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
 
 
-def read_jsonl(path: Path) -> list[dict]:
+def read_jsonl(path: Path, repair: bool = True) -> list[dict]:
     """Rows of an append-only JSONL file.
 
-    A torn last line (no newline: the writer was killed mid-append) is truncated away so the next
-    append starts on a clean line; a complete line that is not a JSON object is skipped.
+    A torn last line (no newline: the writer was killed mid-append) is left out and, with `repair` (the
+    writer's own reads), truncated away so the next append starts on a clean line; readers of another
+    process's file pass repair=False (its last line may be an append in progress). A complete line that is
+    not a JSON object is skipped.
     """
-    if not path.exists():
+    try:
+        raw = path.read_bytes()
+    except OSError:
         return []
-    raw = path.read_bytes()
     rows, good_end = [], 0
     for line in raw.split(b"\n")[:-1]:  # the piece after the last newline is a torn line (or empty)
         good_end += len(line) + 1
@@ -84,7 +90,7 @@ def read_jsonl(path: Path) -> list[dict]:
             continue
         if isinstance(row, dict):
             rows.append(row)
-    if good_end != len(raw):
+    if repair and good_end != len(raw):
         with open(path, "r+b") as f:
             f.truncate(good_end)
             f.flush()

@@ -106,6 +106,16 @@ def shared_legend(fig, axes, ncol: int = 4) -> None:
                    fontsize=8, frameon=False)
 
 
+def save_grid(fig, axes, entries: int, path: Path) -> list[Path]:
+    """A panel grid with one shared legend of `entries` lines (4 per row) below it, saved to `path` and closed."""
+    shared_legend(fig, axes)
+    rows_of_legend = -(-entries // 4)
+    fig.tight_layout(rect=(0, min(0.3, 0.32 * rows_of_legend / fig.get_figheight()), 1, 1))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return [path]
+
+
 def style_panel(ax, empty: bool) -> None:
     """Grid and small ticks; an empty panel says so instead of showing a bare 0-1 axis; tiny values in
     scientific notation (relative weight changes are ~1e-4)."""
@@ -161,13 +171,7 @@ def diagnostics_curves(df: pd.DataFrame, out: Path) -> list[Path]:
             if i == len(metrics) - 1:
                 ax.set_xlabel("round", fontsize=8)
                 ax.set_xticks(sorted(both["round"].unique()))
-    shared_legend(fig, axes)
-    rows_of_legend = -(-len(colours) // 4)
-    fig.tight_layout(rect=(0, min(0.3, 0.32 * rows_of_legend / fig.get_figheight()), 1, 1))
-    path = out / "training_diagnostics.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return [path]
+    return save_grid(fig, axes, len(colours), out / "training_diagnostics.png")
 
 
 def method_bars(main: pd.DataFrame, out: Path) -> list[Path]:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import UserError
-from harness.rundir import RunDir, atomic_write_json
+from harness.rundir import RunDir, atomic_write_json, read_jsonl
 
 LOG_DIR = "inspect"
 INDEX = "index.json"
@@ -28,21 +28,9 @@ CORE = {"id", "prompt", "target", "output", "extracted", "score", "n_prompt_toke
 
 
 def read_rows(path: Path) -> list[dict]:
-    """The JSON-object lines of a JSONL file, read only: unlike harness.rundir.read_jsonl it never truncates a
-    torn last line, which may be a line a running run is appending right now."""
-    rows = []
-    try:
-        lines = path.read_bytes().split(b"\n")
-    except OSError:
-        return rows
-    for line in lines[:-1]:  # the piece after the last newline is unfinished (or empty)
-        try:
-            row = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(row, dict):
-            rows.append(row)
-    return rows
+    """The JSON-object lines of a JSONL file, read only: a torn last line is left alone (a running run may be
+    appending it right now)."""
+    return read_jsonl(path, repair=False)
 
 
 def _sha256(path: Path) -> str:

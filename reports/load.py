@@ -36,7 +36,6 @@ class Run:
         return run.task_dir(model, method, int(round_k), task) / "samples.jsonl"
 
 
-
 def _labels(paths: list[Path]) -> list[str]:
     """Folder names, made unique with the parent folder when two runs share a name."""
     names = [p.name or str(p) for p in paths]

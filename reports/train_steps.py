@@ -17,7 +17,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from harness.rundir import RunDir  # noqa: E402
-from reports.figures import shared_legend, style_panel  # noqa: E402
+from reports.figures import save_grid, style_panel  # noqa: E402
 from reports.inspect_logs import read_rows  # noqa: E402
 from reports.load import Run  # noqa: E402
 
@@ -95,10 +95,4 @@ def step_curves(runs: list[Run], out: Path) -> list[Path]:
                 ax.set_ylabel(STEP_METRICS[metric], fontsize=8)
             if i == len(metrics) - 1:
                 ax.set_xlabel("step (rounds concatenated)", fontsize=7)
-    shared_legend(fig, axes)
-    rows_of_legend = -(-len(colours) // 4)
-    fig.tight_layout(rect=(0, min(0.3, 0.32 * rows_of_legend / fig.get_figheight()), 1, 1))
-    path = out / "train_steps.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return [path]
+    return save_grid(fig, axes, len(colours), out / "train_steps.png")

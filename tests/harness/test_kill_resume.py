@@ -37,7 +37,7 @@ PHASES = [
     ("round-0 generation", "models/*/round_0/tasks/*/samples.jsonl", 0.12),
     ("DPO training", "models/*/mipo/round_1/lineages/*/train/train_log.jsonl", 0.08),  # one lineage per task
     ("round-1 evaluation", "models/*/mipo/round_1/tasks/*/samples.jsonl", 0.15),
-    ("report", "report/*", 0.03),
+    ("report", ".report.tmp-*/*", 0.03),  # the report is built in a staged folder, moved into report/ at its end
 ]
 
 
@@ -121,6 +121,7 @@ def test_kill_nine_anywhere_then_resume_matches_clean_run(tmp_path, tiny_model_d
     proc = subprocess.run(_cmd(suite, killed), cwd=REPO, env=_env(), capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]  # ... and taken over
     assert not (killed / ".lock").exists()
+    assert not list(killed.glob(".report.tmp-*"))  # a killed build's staged folder is cleared by the next one
 
     for samples in killed.glob("models/**/samples.jsonl"):
         ids = _ids(samples, lambda r: r["id"])

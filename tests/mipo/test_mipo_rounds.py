@@ -167,7 +167,7 @@ def test_train_prompts_per_round_all_is_the_whole_pool_and_a_number_is_per_task(
            {"id": "profile_prefs", "limit": 3}]
     cfg = _suite(tiny_model_dir, tasks=own, mipo={**mipo, "train_prompts_per_round": 5})
     assert [prompts_per_task(cfg, p) for p in build_plans(cfg, None, offline=True)] == [2, 5]
-    with pytest.raises(Exception, match="number of prompts per task >= 2"):
+    with pytest.raises(Exception, match="number of prompts per task from 2"):
         _suite(tiny_model_dir, tasks=[{**own[0], "train_prompts_per_round": 1}])
 
 
