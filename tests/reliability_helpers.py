@@ -48,3 +48,19 @@ def run_suite_process(tmp_path: Path, suite_text: str, name: str = "suite.yaml",
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return out, proc
+
+
+def install_task_plugin(tmp_path, monkeypatch, name: str, module_body: str):
+    """An installed distribution `name` whose task entry point is a module with `module_body` (on sys.path, as pip
+    would leave it); the registry's once-per-plugin warnings are reset. Returns the site folder."""
+    import tasks.registry as registry
+
+    site = tmp_path / "site"
+    info = site / f"{name}plugin-0.1.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}plugin\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(f"[mipo_bench.tasks]\n{name} = {name}_plugin_mod\n")
+    (site / f"{name}_plugin_mod.py").write_text(module_body)
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setattr(registry, "_WARNED", set())
+    return site

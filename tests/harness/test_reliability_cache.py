@@ -20,7 +20,7 @@ import tasks.bundles as bundles
 from harness.errors import UserError
 from harness.locks import cache_lock
 from harness.models.aliases import ALIASES, PypiGguf
-from reliability_helpers import run_cli
+from reliability_helpers import install_task_plugin, run_cli
 
 GOOD = b"GGUF" + bytes(range(256)) * 8
 BAD = b"GGUF" + bytes(255 - b for b in range(256)) * 8
@@ -245,25 +245,10 @@ def test_bundle_extraction_is_recorded_and_a_changed_file_is_extracted_again(tmp
     assert not list(folder.parent.parent.glob(".*tmp-*"))
 
 
-PLUGIN = """[mipo_bench.tasks]
-broken = broken_plugin_mod
-"""
-
-
 @pytest.fixture
 def broken_plugin(tmp_path, monkeypatch):
     """An installed distribution whose task entry point fails to import (on sys.path, as pip would leave it)."""
-    site = tmp_path / "site"
-    info = site / "brokenplugin-0.1.dist-info"
-    info.mkdir(parents=True)
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: brokenplugin\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text(PLUGIN)
-    (site / "broken_plugin_mod.py").write_text("import a_module_that_is_not_installed\n")
-    monkeypatch.syspath_prepend(str(site))
-    import tasks.registry as registry
-
-    monkeypatch.setattr(registry, "_WARNED", set())
-    return site
+    return install_task_plugin(tmp_path, monkeypatch, "broken", "import a_module_that_is_not_installed\n")
 
 
 def test_a_broken_plugin_is_named_once_and_unrelated_commands_keep_working(broken_plugin, monkeypatch, capsys):

@@ -12,7 +12,7 @@ import json
 import pytest
 
 from harness.errors import MAX_MESSAGE
-from reliability_helpers import run_cli
+from reliability_helpers import install_task_plugin, run_cli
 
 RESULTS_HEADER = "model,family,method,round,task,metric,value,ci_low,ci_high,n,kind,partial\n"
 ROW = "m,llama,prompting,0,arc_challenge,accuracy,0.5,0.1,0.9,2,eval,False\n"
@@ -230,20 +230,8 @@ def test_compare_csv_refusal_keeps_the_runs_table(world, monkeypatch, capsys):
     assert code == 2 and (world / "good" / "results.csv").read_bytes() == before
 
 
-PLUGIN = "[mipo_bench.tasks]\nexiting = exiting_plugin_mod\n"
-
-
 def test_a_plugin_that_calls_sys_exit_is_named_and_skipped(tmp_path, monkeypatch, capsys):
-    import tasks.registry as registry
-
-    site = tmp_path / "site"
-    info = site / "exitingplugin-0.1.dist-info"
-    info.mkdir(parents=True)
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: exitingplugin\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text(PLUGIN)
-    (site / "exiting_plugin_mod.py").write_text("import sys\nsys.exit(3)\n")
-    monkeypatch.syspath_prepend(str(site))
-    monkeypatch.setattr(registry, "_WARNED", set())
+    install_task_plugin(tmp_path, monkeypatch, "exiting", "import sys\nsys.exit(3)\n")
     code, out, err = run_cli(["tasks", "list"], monkeypatch, capsys)
     assert code == 0 and "gsm8k" in out, err
     assert err.strip().splitlines() == [line for line in err.strip().splitlines() if "SystemExit: 3" in line] != []
