@@ -27,12 +27,6 @@ VALIDITY = ("truncated", "repeating", "no_answer", "accuracy_answered", "chance"
 CORE = {"id", "prompt", "target", "output", "extracted", "score", "n_prompt_tokens", "n_new_tokens"}
 
 
-def read_rows(path: Path) -> list[dict]:
-    """The JSON-object lines of a JSONL file, read only: a torn last line is left alone (a running run may be
-    appending it right now)."""
-    return read_jsonl(path, repair=False)
-
-
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -164,7 +158,7 @@ def eval_log(root: Path, source: Path, names: dict[str, str]):
     """The inspect log of one evaluation's samples.jsonl (metrics.json beside it gives the metric and decoding)."""
     from inspect_ai.log import EvalLog
 
-    where, rows = _where(root, source, names), read_rows(source)
+    where, rows = _where(root, source, names), read_jsonl(source, repair=False)
     summary_path = source.with_name("metrics.json")
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else None
     task, eval_id = source.parent.name, hashlib.sha256(where["source"].encode()).hexdigest()[:22]
@@ -183,7 +177,7 @@ def pairs_log(root: Path, source: Path, names: dict[str, str]):
     from inspect_ai.log import EvalLog, EvalResults, EvalSample
     from inspect_ai.model import ChatMessageAssistant, ChatMessageUser, ModelOutput
 
-    where, rows = _where(root, source, names), read_rows(source)
+    where, rows = _where(root, source, names), read_jsonl(source, repair=False)
     eval_id = hashlib.sha256(where["source"].encode()).hexdigest()[:22]
     samples, seen = [], set()
     for i, r in enumerate(rows):

@@ -13,7 +13,7 @@ import pandas as pd
 
 from harness.methods import BASELINE
 from reports.html import Section
-from reports.inspect_logs import read_rows
+from harness.rundir import read_jsonl
 from reports.load import Run
 
 OUTPUT_CHARS = 500  # an output shown in a table is cut to this many characters
@@ -42,7 +42,7 @@ def cut(value, limit: int = OUTPUT_CHARS) -> str:
 
 def _rows(path: Path) -> dict[str, dict]:
     """id -> row of a samples.jsonl (rows without an id or a score left out)."""
-    return {str(r["id"]): r for r in read_rows(path) if r.get("id") is not None and r.get("score") is not None}
+    return {str(r["id"]): r for r in read_jsonl(path, repair=False) if r.get("id") is not None and r.get("score") is not None}
 
 
 def _label(score: float) -> str:
@@ -108,7 +108,7 @@ def _pair_rows(run: Run, path: Path, names: dict[str, str]) -> list[dict]:
     model, method, k = names.get(parts[0], parts[0]), parts[1], int(parts[2][len("round_"):])
     shown: dict[str, int] = {}
     out = []
-    for p in read_rows(path):
+    for p in read_jsonl(path, repair=False):
         task = str(p.get("task", ""))
         if shown.get(task, 0) >= PAIRS_SHOWN:
             continue

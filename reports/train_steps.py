@@ -16,9 +16,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from harness.rundir import RunDir  # noqa: E402
+from harness.rundir import RunDir, read_jsonl  # noqa: E402
 from reports.figures import save_grid, style_panel  # noqa: E402
-from reports.inspect_logs import read_rows  # noqa: E402
 from reports.load import Run  # noqa: E402
 
 STEP_METRICS = {"loss": "loss", "rewards/margins": "reward margin", "reward": "reward (GRPO)"}
@@ -43,7 +42,7 @@ def train_steps(runs: list[Run]) -> pd.DataFrame:
         names = {folder(m): m for m in (run.manifest.get("models") or {})}
         for path in sorted(models.rglob("train/train_log.jsonl")):
             where = _where(run, path, names)
-            for r in read_rows(path):
+            for r in read_jsonl(path, repair=False):
                 if "step" not in r or "train_runtime" in r:  # the trainer's closing summary line
                     continue
                 rows += [{**where, "step": int(r["step"]), "metric": m, "value": float(r[m])}
