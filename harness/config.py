@@ -167,11 +167,14 @@ class JudgeConfig(Strict):
     max_new_tokens: int = Field(default=16, gt=0, le=MAX_NEW_TOKENS)
 
 
+MAX_FEWSHOT = 1_000  # lm-eval few-shot examples per prompt
+
+
 class LmEvalConfig(Strict):
     """lm-eval tasks evaluated at round 0 and after every round of every lineage (harness/evaluation/lmeval/)."""
 
     tasks: list[str] = Field(min_length=1)
-    limit: int | None = Field(default=None, gt=0)  # per task: lm-eval's first N documents, the same every round
+    limit: int | None = Field(default=None, gt=0, le=MAX_ITEMS)  # per task: lm-eval's first N documents, every round
     num_fewshot: int | dict[str, int] | None = None  # one for all, or per task; None: each task's own default
     apply_chat_template: bool = False
     include_path: list[str] = Field(default_factory=list)  # folders of further task YAMLs (lm-eval's --include_path)
@@ -186,6 +189,9 @@ class LmEvalConfig(Strict):
                 raise ValueError(f"'{name}' is not an lm-eval task name (letters, digits, '_', '.', '-')")
             if self.tasks.count(name) > 1:
                 raise ValueError(f"lm_eval task '{name}' is listed twice")
+        shots = self.num_fewshot.values() if isinstance(self.num_fewshot, dict) else [self.num_fewshot]
+        if any(n is not None and not 0 <= n <= MAX_FEWSHOT for n in shots):
+            raise ValueError(f"num_fewshot must be from 0 to {MAX_FEWSHOT}")
         extra = sorted(set(self.num_fewshot) - set(self.tasks)) if isinstance(self.num_fewshot, dict) else []
         if extra:
             raise ValueError(f"num_fewshot names '{extra[0]}', which is not in lm_eval.tasks")

@@ -14,6 +14,7 @@ import pandas as pd
 from harness.errors import UserError
 from harness.rundir import atomic_write_text
 from reports import figures, meta, pmi, samples_view, tables, validity
+from reports.lm_eval_view import lm_eval_sections
 from reports.html import Section, render_html, render_markdown
 from reports.load import load_results, open_runs
 from reports.paired import gains_vs_round0, last_round, method_vs_method
@@ -62,6 +63,7 @@ def _sections(runs, df: pd.DataFrame, out: Path) -> list[Section]:
     s = [Section("Headline: round 0 vs last round", GAIN_NOTE + " " + validity.FLAG_NOTE, head,
                  figures.gain_heatmap(last, out, multi)),
          *[x for x in [samples_view.flipped_items(runs, last)] if x is not None],
+         *lm_eval_sections(main, gains, runs),
          Section("Main metric per model, method and round",
                  "Each cell: mean [95% CI] (n items); CI: Wilson for 0/1 scores, percentile bootstrap for graded scores "
                  "and wherever items share a user (users resampled; 0/1 scores never narrower than Wilson's), a "
@@ -85,8 +87,9 @@ def _sections(runs, df: pd.DataFrame, out: Path) -> list[Section]:
             s.append(Section("Paired method differences", "Same items, same round. 0/1 scores: 'improved / "
                              "broken' counts the items the first method gets right and the second wrong, and the "
                              "reverse; CIs as in the headline.",
-                             mvm[["run", "model", "task", "round", "comparison", "diff [95% CI]",
-                                  "improved / broken", "p", "n", "test", "CI method"]]))
+                             mvm[["run", "model", "task", "round",
+                                  *(["trained on"] if mvm["trained on"].ne("").any() else []), "comparison",
+                                  "diff [95% CI]", "improved / broken", "p", "n", "test", "CI method"]]))
     seeds = tables.seed_table(main, gains) if not main.empty else pd.DataFrame()
     if not seeds.empty:
         s.append(Section("Seed variance", "Runs differing by seed: SD across seeds (seed variance) next to the "

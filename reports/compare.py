@@ -9,7 +9,7 @@ import pandas as pd
 from harness.errors import UserError
 from reports.load import Run, load_results, open_runs, read_samples
 from reports.paired import paired_gain
-from reports.tables import main_metrics
+from reports.tables import fill_lineage, main_metrics
 
 
 def _pick_round(rounds_a: set[int], rounds_b: set[int]) -> tuple[int, int]:
@@ -19,14 +19,18 @@ def _pick_round(rounds_a: set[int], rounds_b: set[int]) -> tuple[int, int]:
 
 
 def _keys(main: pd.DataFrame) -> dict[tuple, set[int]]:
-    return {k: set(g["round"]) for k, g in main.groupby(["model", "method", "task"])}
+    """(model, method, task, trained_on) -> rounds: a task evaluated after every lineage (lm-eval tasks with
+    scope per_task) is compared lineage by lineage."""
+    main = fill_lineage(main) if "trained_on" in main.columns else main.assign(trained_on="")
+    return {k: set(g["round"]) for k, g in main.groupby(["model", "method", "task", "trained_on"])}
 
 
 def _scope(main: pd.DataFrame, key: tuple, k: int) -> str:
     """The training scope of a (model, method, task) at round k ('' for round 0 or an older results.csv)."""
     if "scope" not in main.columns:
         return ""
-    hit = main[(main["model"] == key[0]) & (main["method"] == key[1]) & (main["task"] == key[2]) & (main["round"] == k)]
+    hit = main[(main["model"] == key[0]) & (main["method"] == key[1]) & (main["task"] == key[2]) & (main["round"] == k)
+               & (main["trained_on"] == key[3])]
     return str(hit["scope"].iloc[0]) if len(hit) else ""
 
 
@@ -50,13 +54,13 @@ def compare_runs(run_a: Path, run_b: Path) -> pd.DataFrame:
     rows = []
     for a, b in pairs:
         k_a, k_b = _pick_round(ka[a], kb[b])
-        sa = read_samples(ra.samples_path(a[0], a[1], k_a, a[2]))
-        sb = read_samples(rb.samples_path(b[0], b[1], k_b, b[2]))
+        sa = read_samples(ra.samples_path(a[0], a[1], k_a, a[2], a[3]))
+        sb = read_samples(rb.samples_path(b[0], b[1], k_b, b[2], b[3]))
         res = paired_gain(sa, sb)
         if res is None:
             continue
         model = a[0] if a[0] == b[0] else f"{a[0]} → {b[0]}"
-        rows.append({"model": model, "method": a[1], "task": a[2], "round A": k_a, "round B": k_b,
+        rows.append({"model": model, "method": a[1], "task": a[2], "trained on": a[3], "round A": k_a, "round B": k_b,
                      "scope A": _scope(ma, a, k_a), "scope B": _scope(mb, b, k_b),
                      "A": res["base"], "B": res["value"], "gain": res["gain"], "ci_low": res["ci_low"],
                      "ci_high": res["ci_high"], "improved": res["improved"], "broken": res["broken"],

@@ -24,15 +24,28 @@ def _save(fig, path: Path) -> Path:
 
 
 def _lines(sub: pd.DataFrame, multi_run: bool):
-    """(label, rows by round) per run x model x trained method; round 0 (prompting) starts every line."""
+    """(label, rows by round) per run x model x trained method, and per lineage where the task was evaluated
+    after several (lm-eval tasks with scope per_task); round 0 (prompting) starts every line."""
     for (run, model), g in sub.groupby(["run", "model"]):
         base = g[g["round"] == 0]
         methods = sorted(set(g.loc[g["round"] >= 1, "method"])) or [BASELINE]
         for method in methods:
-            line = pd.concat([base, g[(g["method"] == method) & (g["round"] >= 1)]])
-            line = line.drop_duplicates("round").sort_values("round")
-            label = f"{model} · {method}" + (f" · {run}" if multi_run else "")
-            yield label, line
+            trained = g[(g["method"] == method) & (g["round"] >= 1)]
+            ons = sorted(set(trained["trained_on"])) if "trained_on" in trained.columns else []
+            for on in ons if len(ons) > 1 else [None]:
+                part = trained if on is None else trained[trained["trained_on"] == on]
+                line = pd.concat([base, part]).drop_duplicates("round").sort_values("round")
+                label = f"{model} · {method}" + (f" · on {on}" if on else "") + (f" · {run}" if multi_run else "")
+                yield label, line
+
+
+def policy_labels(last: pd.DataFrame, multi_run: bool) -> list[str]:
+    """A row label per gain: model · method, with the lineage ('on <tasks>') where a model and method has several
+    (per-task lineages, each evaluated on the lm-eval tasks), and the run when several runs are shown."""
+    ons = last["trained_on"] if "trained_on" in last.columns else pd.Series("", index=last.index)
+    many = ons.groupby([last["run"], last["model"], last["method"]]).transform("nunique") > 1
+    return [f"{m} · {me}" + (f" · on {on}" if several else "") + (f" · {r}" if multi_run else "")
+            for m, me, r, on, several in zip(last["model"], last["method"], last["run"], ons, many)]
 
 
 def round_curves(main: pd.DataFrame, out: Path, multi_run: bool = False) -> list[Path]:
@@ -59,8 +72,7 @@ def round_curves(main: pd.DataFrame, out: Path, multi_run: bool = False) -> list
 
 def heatmap_figure(last: pd.DataFrame, multi_run: bool = False):
     """The gain heatmap's figure and its grid of BH q-values (rows model · method, columns task)."""
-    rows = last.assign(row=[f"{m} · {me}" + (f" · {r}" if multi_run else "")
-                            for m, me, r in zip(last["model"], last["method"], last["run"])])
+    rows = last.assign(row=policy_labels(last, multi_run))
     grid = rows.pivot_table(index="row", columns="task", values="gain", aggfunc="first")
     pvals = rows.pivot_table(index="row", columns="task", values="p_value", aggfunc="first")
     pvals = pvals.reindex(index=grid.index, columns=grid.columns)

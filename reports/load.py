@@ -11,6 +11,7 @@ import pandas as pd
 from harness.errors import UserError
 from harness.results import read_results
 from harness.rundir import RunDir
+from reports.tables import fill_lineage
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ def load_results(runs: list[Run]) -> pd.DataFrame:
     df["partial"] = df["partial"].astype(str).str.lower().isin({"true", "1"})
     df["round"] = df["round"].astype(int)
     df["family"] = df["family"].fillna("unknown")
-    return df
+    return fill_lineage(df)
 
 
 def read_samples(path: Path) -> dict[str, tuple[float, str | None]]:

@@ -18,6 +18,7 @@ import pandas as pd
 from harness.methods import BASELINE
 from harness.stats import paired_interval
 from reports.load import Run, read_samples
+from reports.tables import fill_lineage
 
 Z = 1.959964
 
@@ -96,27 +97,32 @@ def last_round(gains: pd.DataFrame) -> pd.DataFrame:
     """The rows of the last round of every (run, model, method, task)."""
     if gains.empty:
         return gains
+    gains = fill_lineage(gains)
     keys = ["run", "model", "method", "task"] + (["trained_on"] if "trained_on" in gains.columns else [])
     idx = gains.groupby(keys)["round"].idxmax()  # per lineage: lm-eval tasks are evaluated after each
     return gains.loc[idx].sort_values(["model", "method", "task", "run"]).reset_index(drop=True)
 
 
 def method_vs_method(main: pd.DataFrame, runs: list[Run]) -> pd.DataFrame:
-    """Paired difference between every two trained methods at the same (run, model, task, round)."""
+    """Paired difference between every two trained methods at the same (run, model, task, round) and, for
+    tasks evaluated after every lineage (lm-eval tasks, scope per_task), the same lineage."""
     by_label = {r.label: r for r in runs}
-    trained = main[main["round"] >= 1]
+    trained = fill_lineage(main[main["round"] >= 1])
+    lineage = ["trained_on"] if "trained_on" in trained.columns else []
     rows = []
-    for (run, model, task, k), grp in trained.groupby(["run", "model", "task", "round"]):
+    for key, grp in trained.groupby(["run", "model", "task", "round", *lineage]):
+        run, model, task, k, *on = key
+        on_name = on[0] if on else ""
         methods = sorted(grp["method"].unique())
         for i, m_a in enumerate(methods):
             for m_b in methods[i + 1:]:
                 r = by_label[run]
-                res = paired_gain(read_samples(r.samples_path(model, m_b, k, task)),
-                                  read_samples(r.samples_path(model, m_a, k, task)))
+                res = paired_gain(read_samples(r.samples_path(model, m_b, k, task, on_name)),
+                                  read_samples(r.samples_path(model, m_a, k, task, on_name)))
                 if res is None:
                     ra, rb = grp[grp["method"] == m_a].iloc[0], grp[grp["method"] == m_b].iloc[0]
                     res = unpaired_gain(rb, ra)
-                rows.append({"run": run, "model": model, "task": task, "round": int(k),
+                rows.append({"run": run, "model": model, "task": task, "round": int(k), "trained on": on_name,
                              "comparison": f"{m_a} − {m_b}", "diff": res["gain"], "ci_low": res["ci_low"],
                              "ci_high": res["ci_high"], "p_value": res["p_value"], "n": res["n"],
                              "improved": res["improved"], "broken": res["broken"], "test": res["test"],

@@ -12,6 +12,18 @@ DIAG_METRICS = ("pmi", "pmi_per_token", "response_words", "distinct_2")
 SIDE_METRICS = ("no_answer_rate", "truncated_rate", "repeating_rate", "chance")  # validity figures, never a main metric
 LENGTH_METRICS = ("response_tokens", "response_words")  # output lengths, never a main metric either
 Z = 1.959964
+LINEAGE = "trained_on"  # the tasks whose pairs trained a round's policy: one lineage per task with scope per_task
+
+
+def lineage_cols(df: pd.DataFrame) -> list[str]:
+    """`["trained_on"]` where the frame has that column with a value in it (lm-eval tasks get one row per lineage
+    and round); none for a run without lineage names, whose tables keep their columns."""
+    return [LINEAGE] if LINEAGE in df.columns and df[LINEAGE].fillna("").astype(str).ne("").any() else []
+
+
+def fill_lineage(df: pd.DataFrame) -> pd.DataFrame:
+    """A blank `trained_on` (read back from a CSV as NaN) as "", so grouping by it keeps those rows."""
+    return df.assign(**{LINEAGE: df[LINEAGE].fillna("").astype(str)}) if LINEAGE in df.columns else df
 
 
 def main_metrics(df: pd.DataFrame) -> pd.DataFrame:
@@ -90,7 +102,7 @@ def per_round_table(df: pd.DataFrame) -> pd.DataFrame:
     if m.empty:
         return pd.DataFrame()
     m = m.assign(cell=[fmt_ci(v, lo, hi, n) for v, lo, hi, n in zip(m["value"], m["ci_low"], m["ci_high"], m["n"])])
-    idx = [c for c in ["run", "model", "family", "method", "round", "scope"] if c in m.columns]
+    idx = [c for c in ["run", "model", "family", "method", "round", "scope", LINEAGE] if c in m.columns]
     wide = m.pivot_table(index=idx, columns="task", values="cell", aggfunc="first").reset_index()
     wide.columns.name = None
     return wide.sort_values(["model", "round", "method"]).reset_index(drop=True)
@@ -107,7 +119,9 @@ def headline_table(last: pd.DataFrame, multi_run: bool) -> pd.DataFrame:
         return pd.DataFrame()
     out = pd.DataFrame({
         "model": last["model"], "family": last["family"], "method": last["method"],
-        "scope": last["scope"] if "scope" in last.columns else "", "task": last["task"], "metric": last["metric"],
+        "scope": last["scope"] if "scope" in last.columns else "",
+        **({"trained on": fill_lineage(last)[LINEAGE]} if lineage_cols(last) else {}),
+        "task": last["task"], "metric": last["metric"],
         "round 0 [95% CI]": [fmt_ci(*t) for t in zip(last["base"], last["base_lo"], last["base_hi"], last["base_n"])],
         "last round": last["round"].astype(int),
         "last round value [95% CI]": [fmt_ci(*t) for t in zip(last["value"], last["value_lo"], last["value_hi"],
@@ -130,10 +144,13 @@ def family_table(gains: pd.DataFrame) -> pd.DataFrame:
     if gains.empty:
         return pd.DataFrame()
     rows = []
-    for (fam, method, task, k), g in gains.groupby(["family", "method", "task", "round"]):
+    gains = fill_lineage(gains)
+    for key, g in gains.groupby(["family", "method", *lineage_cols(gains), "task", "round"]):
         se = ((g["ci_high"] - g["ci_low"]) / (2 * Z)).pow(2).sum() ** 0.5 / len(g)
         mean = g["gain"].mean()
-        rows.append({"family": fam, "method": method, "task": task, "round": int(k), "models": g["model"].nunique(),
+        fam, method, *on, task, k = key
+        rows.append({"family": fam, "method": method, **({"trained on": on[0]} if on else {}), "task": task,
+                     "round": int(k), "models": g["model"].nunique(),
                      "runs": len(g), "n items": int(g["n"].sum()), "mean gain [95% CI]":
                      fmt_gain(mean, mean - Z * se, mean + Z * se), "_gain": mean})
     return pd.DataFrame(rows)
@@ -186,8 +203,10 @@ def method_table(main: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame()
     base = main[main["round"] == 0].set_index(["run", "model", "task"])
     rows = []
-    for (run, model, task, k), g in main[main["round"] >= 1].groupby(["run", "model", "task", "round"]):
-        row = {"run": run, "model": model, "task": task, "round": int(k)}
+    main = fill_lineage(main)
+    for key, g in main[main["round"] >= 1].groupby(["run", "model", *lineage_cols(main), "task", "round"]):
+        run, model, *on, task, k = key
+        row = {"run": run, "model": model, **({"trained on": on[0]} if on else {}), "task": task, "round": int(k)}
         if (run, model, task) in base.index:
             b = base.loc[[(run, model, task)]].iloc[0]
             row["prompting (round 0)"] = fmt_ci(b["value"], b["ci_low"], b["ci_high"], b["n"])
@@ -200,13 +219,18 @@ def method_table(main: pd.DataFrame) -> pd.DataFrame:
 def seed_table(main: pd.DataFrame, gains: pd.DataFrame) -> pd.DataFrame:
     """Where the same model x method x round x task ran with several seeds: seed SD vs sampling SE."""
     rows = []
-    for (model, method, k, task), g in main.groupby(["model", "method", "round", "task"]):
+    main, gains = fill_lineage(main), fill_lineage(gains)
+    for key, g in main.groupby(["model", "method", "round", "task", *lineage_cols(main)]):
+        model, method, k, task, *on = key
         if g["seed"].nunique() < 2:
             continue
         gg = gains[(gains["model"] == model) & (gains["method"] == method) & (gains["round"] == k) &
                    (gains["task"] == task)] if not gains.empty else gains
+        if on and LINEAGE in gg.columns:
+            gg = gg[gg[LINEAGE] == on[0]]
         se = ((g["ci_high"] - g["ci_low"]) / (2 * Z)).mean()
-        rows.append({"model": model, "method": method, "round": int(k), "task": task, "seeds": g["seed"].nunique(),
+        rows.append({"model": model, "method": method, "round": int(k), "task": task,
+                     **({"trained on": on[0]} if on else {}), "seeds": g["seed"].nunique(),
                      "mean across seeds": f"{g['value'].mean():.3f}", "SD across seeds": f"{g['value'].std(ddof=1):.3f}",
                      "mean sampling SE": f"{se:.3f}", "n per seed": "/".join(str(int(n)) for n in g["n"]),
                      "gain mean ± SD": (f"{gg['gain'].mean():+.3f} ± {gg['gain'].std(ddof=1):.3f}"

@@ -50,13 +50,13 @@ def compare(
     if as_json:
         emit(json.loads(df.to_json(orient="records")), [], as_json=True)
     else:
-        records = [{"model": r["model"], "method": r["method"], "task": r["task"],
+        records = [{"model": r["model"], "method": r["method"], "task": r["task"], "on": r["trained on"] or "-",
                     "rounds": f"{r['round A']}/{r['round B']}", "scope": f"{r['scope A'] or '-'}/{r['scope B'] or '-'}",
                     "A": f"{r['A']:.3f}", "B": f"{r['B']:.3f}", "gain": fmt_gain(r["gain"], r["ci_low"], r["ci_high"]),
                     "moved": fmt_discordant(r["improved"], r["broken"]), "p": fmt_p(r["p_value"]), "n": str(r["n"]),
                     "test": r["test"], "ci": r["ci_method"]} for _, r in df.iterrows()]
         cols = [Column("model", "model", keep=True), Column("method", "method", keep=True),
-                Column("task", "task", keep=True), Column("rounds", "rounds A/B"), Column("scope", "scope A/B"),
+                Column("task", "task", keep=True), Column("on", "trained on"), Column("rounds", "rounds A/B"), Column("scope", "scope A/B"),
                 Column("A", "A"), Column("B", "B"), Column("gain", "gain [95% CI]", keep=True),
                 Column("moved", "improved/broken", keep=True), Column("p", "p"), Column("n", "n"),
                 Column("test", "test"), Column("ci", "CI method")]

@@ -74,6 +74,10 @@ ROWS = [
     ("run {d}/ok.yaml --out {d}/r --dry-run --seed -1", 2, "Invalid value for '--seed'"),
     ("run {d}/ok.yaml --out {d}/r --dry-run --set seed=-5", 2, "seed: Input should be greater than or equal to 0"),
     ("run {d}/ok.yaml --out {d}/r --dry-run --limit 100000000000", 2, "Invalid value for '--limit'"),
+    ("run {d}/ok.yaml --out {d}/r --dry-run --set lm_eval.tasks=[piqa] --set lm_eval.limit=100000000000", 2,
+     "lm_eval.limit: Input should be less than or equal to"),
+    ("run {d}/ok.yaml --out {d}/r --dry-run --set lm_eval.tasks=[piqa] --set lm_eval.num_fewshot=-1", 2,
+     "num_fewshot must be from 0 to"),
     # user text printed literally, on one line, cut when very long
     ("run {d}/markup.yaml --out {d}/r --dry-run", 2, "task id '[/x]' is not valid"),
     ("run {d}/[/x]/suite.yaml", 2, "suite file not found: {d}/[/x]/suite.yaml"),

@@ -123,11 +123,12 @@ def _simple_evaluate(lm, setup: LmEvalSetup, name: str, task, seed: int) -> dict
 
 def evaluate_lm_task(backend: Backend, setup: LmEvalSetup, name: str, params: GenParams, out_dir: Path,
                      header: dict) -> dict:
-    """Evaluate one lm-eval task (or group) with the backend; writes samples.jsonl and metrics.json."""
+    """Evaluate one lm-eval task (or group) with the backend; writes samples.jsonl and metrics.json, whose
+    `seconds` is the evaluation's wall time (task built and its data loaded, evaluated, files written)."""
     from harness.evaluation.lmeval.adapter import BackendLM  # lm-eval is imported only where a suite uses it
 
-    task, source = setup.build(name)
     t0 = time.perf_counter()
+    task, source = setup.build(name)
     res = _simple_evaluate(BackendLM(backend, params), setup, name, task, params.seed)
     leaves = list(res.get("samples") or {})
     configs = res.get("configs") or {}
@@ -141,7 +142,7 @@ def evaluate_lm_task(backend: Backend, setup: LmEvalSetup, name: str, params: Ge
     atomic_write_text(out_dir / "samples.jsonl",
                       "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows))
     record = {**header, "kind": "eval", "task": task_id(name), "family_task": "lm_eval", "n": len(rows),
-              "main_metric": display(*main) if main else None, "seconds": round(time.perf_counter() - t0, 2),
+              "main_metric": display(*main) if main else None, "seconds": round(time.perf_counter() - t0, 3),
               "generation": params.to_dict(), "scoring": "lm-eval",
               "metrics": summary(result, rows, len(rows), params.seed, per_item=not group),
               "lm_eval": {"version": version("lm_eval"), "task": name, "subtasks": leaves if group else None,
