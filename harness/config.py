@@ -16,6 +16,7 @@ from harness.methods import DEFAULT_METHOD, METHODS
 from tasks.negatives import NEGATIVES
 
 Method = Literal[tuple(METHODS)]  # type: ignore[valid-type]  # the method registry's keys
+TRACKERS = ("tensorboard", "wandb")  # training.report_to (mipo/trackers.py)
 MAX_NEW_TOKENS = 32768  # the longest context of the supported model families; more is a typo, not a setting
 NegativeStrategy = Literal[tuple(NEGATIVES)]  # type: ignore[valid-type]  # the negative registry's keys
 
@@ -129,6 +130,18 @@ class TrainingConfig(Strict):
     seed: int = Field(default=42, ge=0, le=MAX_SEED)
     launcher: Literal["inprocess", "accelerate"] = "inprocess"  # accelerate: multi-GPU via `accelerate launch`
     accelerate_config: str = "configs/accelerate_zero2.yaml"
+
+    @field_validator("report_to", mode="before")
+    @classmethod
+    def _trackers(cls, v: Any) -> Any:
+        """tensorboard and/or wandb (one name or a list); mipo/trackers.py groups them per lineage."""
+        v = [v] if isinstance(v, str) else v
+        for name in v if isinstance(v, list) else []:
+            if name not in TRACKERS:
+                raise ValueError(f"'{name}' is not a tracker; choose from {', '.join(TRACKERS)} (none: [])")
+            if v.count(name) > 1:
+                raise ValueError(f"'{name}' is listed twice")
+        return v
 
 
 class MipoConfig(Strict):

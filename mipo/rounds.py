@@ -31,6 +31,7 @@ from harness.rundir import (append_jsonl, atomic_write_json, from_run_relative, 
                             sealed_problem, write_jsonl)
 from mipo import verified
 from mipo.pairs import NEGATIVE_SEED_OFFSET, build_pairs, check_provenance
+from mipo.trackers import set_wandb_group
 from mipo.train import Policy, train_dpo, train_sft
 from tasks.negatives import NEGATIVES
 
@@ -191,6 +192,7 @@ def run_round(policy: Policy, initial: Policy, inp: RoundInputs, round_dir: Path
     if done is not None:
         inp.log(f"round {round_k} ({inp.header['method']}): already trained, reusing its checkpoint")
         return done
+    set_wandb_group(inp.cfg.training, round_dir / "train")  # W&B: one group per lineage (mipo/trackers.py)
     if METHODS[inp.header["method"]].objective == "grpo":  # rlvr / rlaif: no pairs, TRL samples rollouts
         from mipo.grpo_round import run_grpo_round
 

@@ -28,6 +28,7 @@ from harness.rundir import seal_folder
 from mipo.batching import accumulation_steps
 from mipo import fast_head
 from mipo.precision import check_trainable, weights_dtype
+from mipo.trackers import trl_report_to
 from mipo.weight_change import full_change, lora_change
 
 
@@ -103,7 +104,7 @@ def _common_args(cfg: TrainingConfig, out_dir: Path, device: str, lora: bool) ->
         lr_scheduler_type=cfg.lr_scheduler_type, warmup_steps=float(min(cfg.warmup_ratio, 0.999)),
         per_device_train_batch_size=cfg.per_device_batch_size,
         gradient_accumulation_steps=accumulation_steps(cfg), num_train_epochs=cfg.epochs,
-        max_length=cfg.max_length, logging_steps=1, save_strategy="no", report_to=cfg.report_to or "none",
+        max_length=cfg.max_length, logging_steps=1, save_strategy="no", report_to=trl_report_to(cfg),
         run_name=run_name(out_dir),
         bf16=bf16, use_cpu=device == "cpu", gradient_checkpointing=device == "cuda" and not lora,
         seed=cfg.seed, data_seed=cfg.seed, disable_tqdm=True, dataloader_num_workers=0,

@@ -34,6 +34,7 @@ from harness.rundir import RunDir, RunLock, clean_stale_tmp, staged_folder
 from mipo.batching import batch_problem, planned_world_size
 from mipo.precision import precision_problem
 from mipo.rounds import RoundInputs, finished_policy, run_relative_policy, run_round
+from mipo.trackers import TensorBoardTracker, check_installed
 from mipo.train import Policy
 from tasks.hub import HubUnavailable
 from tasks.loader import hub_status
@@ -158,6 +159,7 @@ class SuiteRunner:
                               else None)
         if problem:
             raise UserError(problem)
+        check_installed(self.cfg.training)
         if trains and (self.cfg.training.dpo_args or self.cfg.training.sft_args):
             from mipo.train import trl_args
 
@@ -212,11 +214,14 @@ class SuiteRunner:
 
     def _execute_plan(self, plan: list[Step]) -> None:
         """The plan's loop."""
+        tracker = TensorBoardTracker(self.run) if "tensorboard" in self.cfg.training.report_to else None
         for step in plan:
             if not step.done(self.run):
                 step.run(self)
             elif step.resumed:
                 self.log(step.resumed)
+            if tracker is not None and isinstance(step, Evaluate) and step.key.round > 0:
+                tracker.round_evaluated(step.key, step.tasks, step.transfer, step.lm_eval)
             if step.progress:
                 self.ui.step_done(step.progress)
 
