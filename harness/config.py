@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 from harness.errors import UserError, closest
 from harness.limits import MAX_BATCH, MAX_ITEMS, MAX_ROUNDS, MAX_SEED, check_bounded
 from harness.methods import DEFAULT_METHOD, METHODS
+from harness.vllm_args import RELOADS, check_vllm_args
 from tasks.negatives import NEGATIVES
 
 Method = Literal[tuple(METHODS)]  # type: ignore[valid-type]  # the method registry's keys
@@ -49,6 +50,15 @@ class GenerationConfig(Strict):
     seed: int | None = Field(default=None, ge=0, le=MAX_SEED)
     # suite level only: what generates (vllm wherever installed under auto; log-likelihood stays with hf)
     engine: Literal["auto", "vllm", "hf"] | None = None
+    # suite level only: vLLM engine arguments and how a round's policy reaches the engine (harness/vllm_args.py);
+    # left out of the recorded config at their defaults, so runs started before they existed still resume
+    vllm_args: dict[str, Any] = Field(default_factory=dict, exclude_if=lambda v: not v)
+    vllm_reload: Literal[RELOADS] = Field(default="auto", exclude_if=lambda v: v == "auto")  # type: ignore[valid-type]
+
+    @field_validator("vllm_args")
+    @classmethod
+    def _vllm_args(cls, v: dict[str, Any]) -> dict[str, Any]:
+        return check_vllm_args(v)  # unknown keys (closest one named) and keys the harness sets are refused
 
 
 class ModelSpec(Strict):
@@ -286,6 +296,9 @@ class SuiteConfig(Strict):
         for where, block in blocks:
             if block is not None and block.engine is not None:
                 raise ValueError(f"{where}.engine: the engine is set once per suite, under generation.engine")
+            for key in ("vllm_args", "vllm_reload"):
+                if block is not None and key in block.model_fields_set:
+                    raise ValueError(f"{where}.{key}: set once per suite, under generation.{key}")
         old = {"transformers": "hf", "vllm": "vllm", None: None}[self.backend]
         if old and self.generation.engine not in (None, old):
             raise ValueError(f"backend: {self.backend} contradicts generation.engine: {self.generation.engine} "

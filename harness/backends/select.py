@@ -93,17 +93,20 @@ class RoutedBackend:
             self.scorer = None
 
 
-def load_backend(engine: str, base: str, adapter: str | None, device: str, dtype, name: str) -> Backend:
+def load_backend(engine: str, base: str, adapter: str | None, device: str, dtype, name: str,
+                 vllm_args: dict | None = None, vllm_reload: str = "auto", log=None) -> Backend:
     """A backend for (base model, optional LoRA adapter) on the configured engine.
 
     Under auto a model vLLM cannot run (an unsupported architecture or head size) falls back to the
-    transformers engine with a warning; asking for vllm by name makes that a UserError.
+    transformers engine with a warning; asking for vllm by name makes that a UserError. `vllm_args`,
+    `vllm_reload` and `log` go to the vLLM engine pool (engine_pool.acquire).
     """
     if resolve_engine(engine, device) == "vllm":
         from harness.backends import engine_pool
 
         try:
-            return RoutedBackend(engine_pool.acquire(base, adapter, device, dtype, name), name,
+            return RoutedBackend(engine_pool.acquire(base, adapter, device, dtype, name, vllm_args=vllm_args,
+                                                     reload=vllm_reload, log=log), name,
                                  fp32=dtype == torch.float32)
         except engine_pool.Unsupported as e:
             if _ALIASES.get(engine, engine) == "vllm":

@@ -81,12 +81,23 @@ def _max_model_len(path: str) -> int:
     return min(int(cfg.get("max_position_embeddings") or MAX_MODEL_LEN), MAX_MODEL_LEN)
 
 
-def start_engine(path: str, dtype, device: str, eager: bool | None = None, lora_rank: int | None = None):
-    """A `vllm.LLM` on a model folder. Eager on CPU by default: start-up ~7 s instead of ~70-100 s compiling."""
-    configure_env(device)
-    from vllm import LLM
+def engine_kwargs(path: str, dtype, device: str, eager: bool | None = None, lora_rank: int | None = None,
+                  extra: dict | None = None) -> dict:
+    """The `vllm.LLM` arguments: the harness's defaults, then the suite's `generation.vllm_args` over them.
 
-    kwargs = dict(model=path, tokenizer=path, dtype=_dtype_name(dtype), seed=0, max_model_len=_max_model_len(path),
+    Eager on CPU by default: start-up ~7 s instead of ~70-100 s compiling. `extra` is checked against the
+    imported vLLM's EngineArgs here (a suite loaded without vLLM installed was not checked at load).
+    """
+    from harness.errors import UserError
+    from harness.vllm_args import check_vllm_args, imported_arg_names
+
+    extra = dict(extra or {})
+    try:
+        check_vllm_args(extra, imported_arg_names() if extra else frozenset())
+    except ValueError as e:
+        raise UserError(f"generation.vllm_args: {e}") from None
+    kwargs = dict(model=path, tokenizer=path, dtype=_dtype_name(dtype), seed=0,
+                  max_model_len=extra.get("max_model_len") or _max_model_len(path),
                   enforce_eager=(device == "cpu") if eager is None else eager)
     if device == "cpu":
         # No chunked prefill on CPU: vLLM rewinds a seeded request's generator after a partial prefill step
@@ -98,6 +109,16 @@ def start_engine(path: str, dtype, device: str, eager: bool | None = None, lora_
                       enable_sleep_mode=True)
     if lora_rank:
         kwargs.update(enable_lora=True, max_lora_rank=lora_rank, max_loras=1)
+    return {**kwargs, **extra}
+
+
+def start_engine(path: str, dtype, device: str, eager: bool | None = None, lora_rank: int | None = None,
+                 extra: dict | None = None):
+    """A `vllm.LLM` on a model folder with `engine_kwargs`."""
+    configure_env(device)
+    kwargs = engine_kwargs(path, dtype, device, eager, lora_rank, extra)
+    from vllm import LLM
+
     return LLM(**kwargs)
 
 

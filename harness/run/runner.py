@@ -242,8 +242,9 @@ class SuiteRunner:
 
     def _load(self, model: str) -> Callable[[Policy], Backend]:
         dtype = self.session.models[model][1]
+        gen = self.cfg.generation  # vllm_args / vllm_reload: the engine pool's settings (harness/vllm_args.py)
         return lambda policy: load_backend(self.cfg.generation_engine(), policy.base, policy.adapter, self.device,
-                                           dtype, model)
+                                           dtype, model, gen.vllm_args, gen.vllm_reload, self.log)
 
     def policy(self, key: RoundKey) -> Policy:
         """The policy of a round: trained in this execution, else the finished round's (checkpoint verified)."""
