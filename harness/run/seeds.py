@@ -30,8 +30,10 @@ def seed_runs(suite: Path, sets: list[str], seeds: list[int],
     return runs
 
 
-def run_seeds(suite: Path, sets: list[str], seeds: list[int], opts, echo: Callable[[str], None]) -> None:
-    """Dry-run or execute one run per seed (opts: harness.run.runner.RunOptions for the parent folder)."""
+def run_seeds(suite: Path, sets: list[str], seeds: list[int], opts,
+              echo: Callable[[str], None]) -> list[tuple[int, Path]]:
+    """Dry-run or execute one run per seed (opts: harness.run.runner.RunOptions for the parent folder);
+    returns (seed, run folder) of each."""
     from harness.run.runner import SuiteRunner
 
     runs = seed_runs(suite, sets, seeds, opts.out)
@@ -42,10 +44,11 @@ def run_seeds(suite: Path, sets: list[str], seeds: list[int], opts, echo: Callab
         echo(json.dumps({**plan, "cli_overrides": overrides, "seeds": seeds, "seed_run_folders": folders,
                          "seed_note": f"one run per seed; the plan above is seed {seed}'s, the others differ only "
                                       f"by seed; estimates are per run (x{len(runs)} in all)"}, indent=2))
-        return
+        return [(seed, folder) for seed, *_, folder in runs]
     for seed, cfg, overrides, folder in runs:
         echo(f"seed {seed}: {folder}")
         SuiteRunner(cfg, replace(opts, out=folder, overrides=tuple(overrides))).execute()
     from reports.build import build_report
 
     echo(f"report (all seeds, with seed variance): {build_report([f for *_, f in runs], opts.out / 'report')}")
+    return [(seed, folder) for seed, *_, folder in runs]
