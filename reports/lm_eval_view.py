@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pandas as pd
 
 from harness.methods import BASELINE
-from harness.stats import mean_interval
 from reports.html import Section
 from reports.load import Run
 from reports.tables import fmt_ci, fmt_discordant, fmt_gain, fmt_p
@@ -45,6 +45,10 @@ def _fmt_s(s: float) -> str:
     return f"{s:.1f}" if math.isfinite(s) else "n/a"
 
 
+def _fmt_item(secs: float, n: int) -> str:
+    return f"{secs / n:.3f}" if n and math.isfinite(secs) else "n/a"
+
+
 def rounds_table(main: pd.DataFrame, gains: pd.DataFrame, runs: list[Run]) -> pd.DataFrame:
     """One row per lm-eval task evaluation: round 0, then every round x method x lineage with its paired gain."""
     by_label = {r.label: r for r in runs}
@@ -55,7 +59,8 @@ def rounds_table(main: pd.DataFrame, gains: pd.DataFrame, runs: list[Run]) -> pd
         rows.append({"run": r.run, "model": r.model, "method": r.method, "trained on": "", "task": r.task,
                      "metric": r.metric, "round": 0, "value [95% CI]": fmt_ci(r.value, r.ci_low, r.ci_high, r.n),
                      "gain vs round 0 [95% CI]": "", "improved / broken": "", "p": "", "n paired": "",
-                     "seconds": _fmt_s(secs), "s / item": _fmt_s(secs / r.n) if r.n else "n/a"})
+                     "seconds": _fmt_s(secs), "s / item": _fmt_item(secs, r.n), "_seconds": secs,
+                     "_per_item": secs / r.n if r.n else math.nan})
     g = gains[gains["task"].astype(str).str.startswith(PREFIX)] if not gains.empty else gains
     for r in g.itertuples(index=False):
         on = getattr(r, "trained_on", "")
@@ -65,18 +70,25 @@ def rounds_table(main: pd.DataFrame, gains: pd.DataFrame, runs: list[Run]) -> pd
                      "value [95% CI]": fmt_ci(r.value, r.value_lo, r.value_hi, r.value_n),
                      "gain vs round 0 [95% CI]": fmt_gain(r.gain, r.ci_low, r.ci_high),
                      "improved / broken": fmt_discordant(r.improved, r.broken), "p": fmt_p(r.p_value),
-                     "n paired": int(r.n), "seconds": _fmt_s(secs),
-                     "s / item": _fmt_s(secs / r.value_n) if r.value_n else "n/a"})
+                     "n paired": int(r.n), "seconds": _fmt_s(secs), "s / item": _fmt_item(secs, r.value_n),
+                     "_seconds": secs, "_per_item": secs / r.value_n if r.value_n else math.nan})
     if not rows:
         return pd.DataFrame()
     df = pd.DataFrame(rows).sort_values(["run", "model", "task", "round", "method", "trained on"], kind="stable")
     return df.reset_index(drop=True)
 
 
-def _mean_ci(values: list[float], unit: str, digits: int) -> str:
-    mean, lo, hi, _ = mean_interval(values)
-    ci = f"[{lo:.{digits}f}, {hi:.{digits}f}]" if math.isfinite(lo) and math.isfinite(hi) else "[CI n/a]"
-    return f"{mean:.{digits}f} {unit} {ci} (n={len(values)} evaluations)"
+def _mean_ci(values: list[float], unit: str, digits: int, draws: int = 2000) -> str:
+    """Mean of wall times with a 95 % percentile bootstrap CI over the evaluations ('CI n/a' below 2)."""
+    x = np.asarray([v for v in values if math.isfinite(v)], dtype=float)
+    if x.size == 0:
+        return "n/a"
+    ci = "[CI n/a]"
+    if x.size >= 2:
+        boot = np.random.default_rng(0).choice(x, (draws, x.size)).mean(1)
+        lo, hi = np.quantile(boot, [0.025, 0.975])
+        ci = f"[{lo:.{digits}f}, {hi:.{digits}f}]"
+    return f"{x.mean():.{digits}f} {unit} {ci} (n={x.size} evaluations)"
 
 
 def time_table(rounds: pd.DataFrame) -> pd.DataFrame:
@@ -85,8 +97,8 @@ def time_table(rounds: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame()
     rows = []
     for (run, model, task), g in rounds.groupby(["run", "model", "task"], sort=True):
-        secs = pd.to_numeric(g["seconds"], errors="coerce")
-        per_item = pd.to_numeric(g["s / item"], errors="coerce")
+        secs = g["_seconds"].astype(float)
+        per_item = g["_per_item"].astype(float)
         later = (g["round"] > 0) & secs.notna()
         base = secs[(g["round"] == 0)].dropna()
         rows.append({"run": run, "model": model, "task": task,

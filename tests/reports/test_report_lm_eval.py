@@ -78,6 +78,7 @@ def test_lm_eval_rows_per_lineage_and_round(tmp_path):
     assert "lm-eval tasks: paired gain per round and lineage" in md and "lm-eval time per round per task" in md
     # added time per round: the mean of the four later evaluations' seconds (6, 7, 7, 8), with n
     assert "7.0 s [" in md and "(n=4 evaluations)" in md
+    assert "0.233 s [" in md  # per item: (6 + 7 + 7 + 8) / 4 s over 30 items, not a rounded string's value
 
 
 def test_compare_pairs_lm_eval_lineage_by_lineage(tmp_path):
