@@ -22,6 +22,7 @@ from collections.abc import Callable
 from harness.backends.base import GenParams, Generation
 from harness.backends.hf import stop_token_ids
 from harness.backends.sampling import request_seed
+from harness.library_bars import bar_free
 
 MAX_MODEL_LEN = 16384  # cap on the context the KV cache must hold for one request
 CPU_KV_CACHE_GIB = 2  # default VLLM_CPU_KVCACHE_SPACE: SmolLM2 ~46k tokens, Qwen2.5-0.5B ~87k tokens
@@ -98,7 +99,8 @@ def engine_kwargs(path: str, dtype, device: str, eager: bool | None = None, lora
         raise UserError(f"generation.vllm_args: {e}") from None
     kwargs = dict(model=path, tokenizer=path, dtype=_dtype_name(dtype), seed=0,
                   max_model_len=extra.get("max_model_len") or _max_model_len(path),
-                  enforce_eager=(device == "cpu") if eager is None else eager)
+                  enforce_eager=(device == "cpu") if eager is None else eager,
+                  use_tqdm_on_load=not bar_free())  # its shard-loading bar passes `disable` itself
     if device == "cpu":
         # No chunked prefill on CPU: vLLM rewinds a seeded request's generator after a partial prefill step
         # (gen.set_offset), which CPU generators lack ("CPU Generator does not use offset"): seeded sampling

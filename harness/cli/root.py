@@ -21,6 +21,7 @@ from harness.cli.summary import JSON_HELP, print_rows, result_rows, say, stdout_
 from harness.cli.tasks import tasks_app
 from harness.errors import RunFailure, UserError, one_line
 from harness.limits import MAX_ITEMS, MAX_SEED
+from harness.library_bars import silence_library_bars
 from harness.outpaths import DEEPEST_IN_RUN, check_in_file, check_out_dir, check_out_of_runs
 
 FIRST = ("run", "eval")  # listed first in --help: the quick start
@@ -174,6 +175,7 @@ def _interrupted(err: Console) -> None:
 def main() -> None:
     """Console entry point: one-line errors and the documented exit codes (130: interrupted by Ctrl-C)."""
     err = Console(stderr=True)
+    silence_library_bars()  # before any library that draws a bar is imported
     try:
         code = app(standalone_mode=False)  # typer turns Ctrl-C into the return value 130
     except UserError as e:
