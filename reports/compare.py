@@ -9,7 +9,7 @@ import pandas as pd
 from harness.errors import UserError
 from reports.load import Run, load_results, open_runs, read_samples
 from reports.paired import paired_gain
-from reports.tables import fill_lineage, main_metrics
+from reports.tables import main_metrics
 
 
 def _pick_round(rounds_a: set[int], rounds_b: set[int]) -> tuple[int, int]:
@@ -21,7 +21,7 @@ def _pick_round(rounds_a: set[int], rounds_b: set[int]) -> tuple[int, int]:
 def _keys(main: pd.DataFrame) -> dict[tuple, set[int]]:
     """(model, method, task, trained_on) -> rounds: a task evaluated after every lineage (lm-eval tasks with
     scope per_task) is compared lineage by lineage."""
-    main = fill_lineage(main) if "trained_on" in main.columns else main.assign(trained_on="")
+    main = main if "trained_on" in main.columns else main.assign(trained_on="")  # load_results filled blanks
     return {k: set(g["round"]) for k, g in main.groupby(["model", "method", "task", "trained_on"])}
 
 

@@ -107,7 +107,7 @@ def method_vs_method(main: pd.DataFrame, runs: list[Run]) -> pd.DataFrame:
     """Paired difference between every two trained methods at the same (run, model, task, round) and, for
     tasks evaluated after every lineage (lm-eval tasks, scope per_task), the same lineage."""
     by_label = {r.label: r for r in runs}
-    trained = fill_lineage(main[main["round"] >= 1])
+    trained = main[main["round"] >= 1]  # from load_results: blank lineages already ""
     lineage = ["trained_on"] if "trained_on" in trained.columns else []
     rows = []
     for key, grp in trained.groupby(["run", "model", "task", "round", *lineage]):

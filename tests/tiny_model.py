@@ -50,3 +50,21 @@ def build_tiny_model(folder: Path, vocab_size: int = 400, seed: int = 0) -> Path
     model.save_pretrained(str(folder))
     fast.save_pretrained(str(folder))
     return folder
+
+
+def make_adapter(base: str, out: Path, r: int = 8, std: float = 0.02) -> str:
+    """A LoRA adapter on every linear layer of `base` (seed 0) whose B matrices are drawn N(0, std), so it
+    changes the model's outputs; saved to `out`, whose path is returned."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(0)
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(base),
+                           LoraConfig(r=r, lora_alpha=2 * r, target_modules="all-linear", task_type="CAUSAL_LM"))
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, std)
+    model.save_pretrained(str(out))
+    return str(out)

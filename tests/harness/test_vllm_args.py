@@ -13,6 +13,7 @@ import pytest
 from harness import vllm_args
 from harness.config import parse_suite
 from harness.errors import UserError
+from tiny_model import make_adapter
 
 SUITE = {"models": ["m"], "tasks": ["gsm8k"]}
 FIELDS = ("model", "tokenizer", "dtype", "seed", "max_model_len", "enforce_eager", "enable_chunked_prefill",
@@ -192,19 +193,12 @@ def test_auto_rebuilds_at_tensor_parallel_2(fake_vllm, tiny_model_dir, tmp_path)
 
 def test_rebuild_with_an_adapter_starts_on_the_merged_policy(fake_vllm, tiny_model_dir, tmp_path):
     import torch
-    from peft import LoraConfig, PeftModel, get_peft_model
+    from peft import PeftModel
     from safetensors.torch import load_file
     from transformers import AutoModelForCausalLM
 
-    torch.manual_seed(0)
-    peft = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model_dir),
-                          LoraConfig(r=4, lora_alpha=8, target_modules="all-linear", task_type="CAUSAL_LM"))
-    with torch.no_grad():
-        for name, p in peft.named_parameters():
-            if "lora_B" in name:
-                p.normal_(0, 0.5)
-    peft.save_pretrained(str(tmp_path / "adapter"))
-    base, adapter = str(tiny_model_dir), str(tmp_path / "adapter")
+    base = str(tiny_model_dir)
+    adapter = make_adapter(base, tmp_path / "adapter", r=4, std=0.5)
     fake_vllm.acquire(base, None, "cpu", torch.float32, "tiny", reload="rebuild")
     fake_vllm.acquire(base, adapter, "cpu", torch.float32, "tiny", reload="rebuild")
     live = fake_vllm.live_engine()

