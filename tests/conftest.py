@@ -12,6 +12,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from tiny_model import build_tiny_model  # noqa: E402
 
+from harness.library_bars import BAR_SWITCHES  # noqa: E402
+
 # engine: auto means hf in tests (set before any fixture, module-scoped ones included); the vLLM tests
 # ask for the engine by name
 os.environ.setdefault("MIPO_BENCH_ENGINE", "hf")
@@ -31,3 +33,6 @@ def _offline_env(monkeypatch):
     monkeypatch.setenv("TOKENIZERS_PARALLELISM", "false")
     if not os.environ.get("MIPO_BENCH_CACHE"):
         monkeypatch.setenv("MIPO_BENCH_CACHE", str(Path.home() / ".cache" / "mipo-bench"))
+    for name in BAR_SWITCHES:  # an in-process CLI call sets these off-terminal: undone after each test
+        monkeypatch.setenv(name, os.environ.get(name, ""))
+        monkeypatch.delenv(name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import subprocess
 import sys
 
@@ -32,8 +33,9 @@ def test_a_piped_command_prints_no_carriage_return_bar():
     """A real tqdm bar, in a child whose stderr is a pipe, after the switch: no carriage return reaches it."""
     code = ("from harness.library_bars import silence_library_bars; silence_library_bars(); "
             "from tqdm.auto import tqdm; [None for _ in tqdm(range(50))]")
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120)  # bytes: \r kept
+    env = {k: v for k, v in os.environ.items() if k not in BAR_SWITCHES}  # as a user's shell would have it
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120, env=env)  # bytes: \r kept
     assert res.returncode == 0 and b"\r" not in res.stderr and b"it/s" not in res.stderr
     bare = subprocess.run([sys.executable, "-c", "from tqdm.auto import tqdm; [None for _ in tqdm(range(50))]"],
-                          capture_output=True, timeout=120)
+                          capture_output=True, timeout=120, env=env)
     assert b"\r" in bare.stderr  # the same bar without the switch does draw (the test can fail)
