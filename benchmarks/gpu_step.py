@@ -31,7 +31,7 @@ def tokenizer():
     """The cached Qwen2.5 tokenizer (resolves the alias, fetching it once if needed)."""
     from transformers import AutoTokenizer
 
-    from harness.models.resolve import resolve_model
+    from groundfloor.models.resolve import resolve_model
 
     tok = AutoTokenizer.from_pretrained(resolve_model("qwen2.5-coder-0.5b-instruct").path)
     if tok.pad_token is None:

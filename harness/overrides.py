@@ -16,10 +16,10 @@ from typing import Any
 
 import yaml
 
+from groundfloor.errors import UserError, closest
+from groundfloor.limits import check_bounded
+from groundfloor.rundir import shown
 from harness.config import SuiteConfig, load_yaml, parse_suite
-from harness.errors import UserError, closest
-from harness.limits import check_bounded
-from harness.rundir import shown
 
 
 def parse_assignment(text: str) -> tuple[list[str], Any]:

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import os
 
-from harness.config import TrainingConfig
-from harness.errors import UserError
+from groundfloor.errors import UserError
+from mipo.config import TrainingConfig
 
 
 def world_size() -> int:

@@ -1,7 +1,7 @@
 """GRPO training for `rlvr` and `rlaif` with TRL's GRPOTrainer (the authors trained these baselines with PPO in
 OpenRLHF; GRPO is TRL's maintained route, a named deviation in docs/fidelity.md).
 
-The settings are the DPO/SFT rounds' (mipo/train.py `_common_args`: learning rate, Adam, schedule, global batch,
+The settings are the DPO/SFT rounds' (mipo/train.py `common_args`: learning rate, Adam, schedule, global batch,
 one epoch, LoRA on CPU, fp32 master weights, seed) plus GRPO's own, set here from the task's train sampling:
 `num_generations` 4 completions per prompt, sampled at temperature 1.0 and top-p 1.0 (TRL's and OpenRLHF's
 rollout defaults) with the model's top-k (50 when unset, as the run's engines), up to the task's train
@@ -20,10 +20,12 @@ import dataclasses
 import time
 from pathlib import Path
 
-from harness.backends.base import GenParams
-from harness.config import TrainingConfig
-from harness.progress_hooks import trainer_callback
-from mipo.train import Policy, StepLogger, _common_args, _finish, _free, _load_trainable, checked_passthrough
+from groundfloor.backends.base import GenParams
+from groundfloor.policy import Policy
+from groundfloor.progress_hooks import trainer_callback
+from groundfloor.records import TrainSummary
+from mipo.config import TrainingConfig
+from mipo.train import StepLogger, checked_passthrough, common_args, finish, free, load_trainable
 
 NUM_GENERATIONS = 4  # completions per prompt (GRPO's group); divides the default global batch of 4
 ROLLOUT_TEMPERATURE = 1.0  # rollouts must differ within a group, or every advantage is 0 (module docstring)
@@ -40,7 +42,7 @@ def _fields() -> set[str]:
 def grpo_args(cfg: TrainingConfig) -> dict:
     """`training.grpo_args`: further GRPOConfig fields; unknown keys and keys the training section sets are refused."""
     known = _fields()
-    owned = set(_common_args(cfg, Path("."), "cpu", False)) & known
+    owned = set(common_args(cfg, Path("."), "cpu", False)) & known
     return checked_passthrough(cfg.grpo_args, known, owned, "training.grpo_args", "GRPOConfig")
 
 
@@ -60,14 +62,14 @@ def grpo_config(cfg: TrainingConfig, out_dir: Path, device: str, lora: bool, sam
     from trl import GRPOConfig
 
     known = _fields()
-    common = {k: v for k, v in _common_args(cfg, out_dir, device, lora).items() if k in known}  # max_length is DPO's
+    common = {k: v for k, v in common_args(cfg, out_dir, device, lora).items() if k in known}  # max_length is DPO's
     defaults = dict(num_generations=NUM_GENERATIONS, max_completion_length=sampling.max_new_tokens,
                     temperature=ROLLOUT_TEMPERATURE, top_p=1.0, top_k=_top_k(base))
     return GRPOConfig(**common, **{**defaults, **grpo_args(cfg)})
 
 
 def train_grpo(policy: Policy, prompts: list[dict], reward, cfg: TrainingConfig, sampling: GenParams, out_dir: Path,
-               device: str, lora: bool) -> tuple[Policy, dict]:
+               device: str, lora: bool) -> tuple[Policy, TrainSummary]:
     """GRPO on `prompts` ({prompt: messages, prompt_id, task}) with one reward function; the new policy and a summary."""
     from datasets import Dataset
     from transformers import AutoTokenizer, PrinterCallback
@@ -79,7 +81,7 @@ def train_grpo(policy: Policy, prompts: list[dict], reward, cfg: TrainingConfig,
         tokenizer.pad_token = tokenizer.eos_token
     data = Dataset.from_list([{"prompt": p["prompt_messages"], "prompt_id": p["prompt_id"], "task": p["task"]}
                               for p in prompts])
-    model, peft_config = _load_trainable(policy, device, lora, cfg)
+    model, peft_config = load_trainable(policy, device, lora, cfg)
     args = grpo_config(cfg, out_dir, device, lora, sampling, policy.base)
     logger = StepLogger(out_dir / "train_log.jsonl")
     trainer = GRPOTrainer(model=model, reward_funcs=[reward], args=args, train_dataset=data,
@@ -92,9 +94,9 @@ def train_grpo(policy: Policy, prompts: list[dict], reward, cfg: TrainingConfig,
              "grpo_beta": args.beta, "temperature": args.temperature, "top_p": args.top_p, "top_k": args.top_k,
              "max_completion_length": args.max_completion_length, "use_vllm": bool(args.use_vllm),
              "reward_counts": dict(reward.counts)}
-    new_policy, summary = _finish(trainer, logger, out_dir, lora, policy, tokenizer, started, extra)
+    new_policy, summary = finish(trainer, logger, out_dir, lora, policy, tokenizer, started, extra)
     summary.update(reward_curve(out_dir / "train_log.jsonl"))
-    _free(trainer)
+    free(trainer)
     return new_policy, summary
 
 

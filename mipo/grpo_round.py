@@ -13,16 +13,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from harness.errors import RunFailure
-from harness.evaluation.plan import round_prompts
-from harness.evaluation.provenance import round_check
-from harness.methods import METHODS
-from harness.records import MetricCI, metric_dicts
-from harness.rundir import atomic_write_json, read_jsonl, write_jsonl
-from mipo.grpo import train_grpo
+from groundfloor.errors import RunFailure
+from groundfloor.methods import METHODS
+from groundfloor.policy import Policy, run_relative_policy
+from groundfloor.records import MetricCI, TrainSummary, metric_dicts
+from groundfloor.rundir import atomic_write_json, read_jsonl, write_jsonl
+from mipo.prompts import round_prompts
 from mipo.rewards import Reward
-from mipo.rounds import RoundInputs, _check_changed, prompts_per_task, round_sampling, run_relative_policy
-from mipo.train import Policy
+from mipo.rounds import RoundInputs, check_changed, prompts_per_task, round_sampling
+from mipo.trainers import Rollouts, trainer_of
+from tasks.disjoint import round_check
 
 
 def round_prompt_records(inp: RoundInputs, round_dir: Path, round_k: int) -> tuple[list[dict], dict]:
@@ -51,7 +51,7 @@ def round_prompt_records(inp: RoundInputs, round_dir: Path, round_k: int) -> tup
 
 def _judge(inp: RoundInputs, initial: Policy):
     """The frozen initial model that judges rlaif's rollouts (transformers engine, the run's device)."""
-    from harness.backends.hf import HFBackend
+    from groundfloor.backends.hf import HFBackend
 
     return HFBackend.load(initial.base, device=inp.device, dtype=inp.dtype, adapter=initial.adapter,
                           name="judge:initial")
@@ -59,7 +59,7 @@ def _judge(inp: RoundInputs, initial: Policy):
 
 def make_reward(inp: RoundInputs, initial: Policy, round_dir: Path) -> Reward:
     """The method's reward over the lineage's train items; rlaif loads its judge."""
-    kind = METHODS[inp.header["method"]].reward
+    kind = METHODS[inp.header.method].reward
     items = {(p.task.id, it.id): (p.task, it) for p in inp.plans for it in p.train_pool + p.diag_items}
     judge = _judge(inp, initial) if kind == "judge" else None
     return Reward(kind=kind, items=items, rollouts=round_dir / "rollouts.jsonl", judge=judge,
@@ -70,8 +70,8 @@ def run_grpo_round(policy: Policy, initial: Policy, inp: RoundInputs, round_dir:
     """Round k of rlvr / rlaif: GRPO on the round's prompts; returns the new policy."""
     records, stats = round_prompt_records(inp, round_dir, round_k)
     if not records:
-        raise RunFailure(f"round {round_k}: no train prompts for {inp.header['method']}")
-    method = inp.header["method"]
+        raise RunFailure(f"round {round_k}: no train prompts for {inp.header.method}")
+    method = inp.header.method
     if inp.cfg.training.launcher == "accelerate":
         inp.log(f"round {round_k} ({method}): GRPO trains in this process (training.launcher: accelerate is for "
                 "DPO/SFT rounds)")
@@ -79,24 +79,25 @@ def run_grpo_round(policy: Policy, initial: Policy, inp: RoundInputs, round_dir:
     reward = make_reward(inp, initial, round_dir)
     sampling = round_sampling(inp.plans[0], round_k)
     inp.log(f"round {round_k} ({method}): GRPO on {len(records)} prompts, reward {reward.kind}")
+    train_dir = round_dir / "train"
     try:
-        new_policy, summary = train_grpo(policy, records, reward, inp.cfg.training, sampling, round_dir / "train",
-                                         inp.device, inp.lora)
+        new_policy, summary = trainer_of(method).train(policy, initial, records, inp.cfg.training, train_dir,
+                                                       inp.device, inp.lora, Rollouts(reward, sampling))
     finally:
         if reward.judge is not None:
             reward.judge.close()
     if summary["nonfinite_loss"]:
         inp.log(f"round {round_k}: loss became NaN/inf; stopped the round and kept the previous checkpoint")
     else:
-        _check_changed(summary, inp, round_dir / "train", round_k)
+        check_changed(summary, inp, train_dir, round_k)
     atomic_write_json(round_dir / "train_summary.json", {
-        **inp.header, "kind": "train", "task": "_train", "metrics": grpo_metrics(summary, stats),
+        **inp.header.head("train", "_train"), "metrics": grpo_metrics(summary, stats),
         "pairs_stats": stats, **summary, "method": method, "policy": run_relative_policy(new_policy, inp.run_root),
     })
     return new_policy
 
 
-def grpo_metrics(summary: dict, stats: dict) -> dict:
+def grpo_metrics(summary: TrainSummary, stats: dict) -> dict:
     """The round's `_train` rows: mean logged figures (n = logged steps), prompts, judge reliability, weight change."""
     metrics = {k.removeprefix("mean_"): MetricCI.point(v, summary["steps"])
                for k, v in summary.items() if k.startswith("mean_")}

@@ -18,24 +18,24 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness.config import TrainingConfig
-from harness.errors import RunFailure, UserError
-from harness.methods import METHODS
-from harness.rundir import atomic_write_json, read_jsonl
-from mipo.train import Policy, train_dpo, train_sft
+from groundfloor.errors import RunFailure, UserError
+from groundfloor.policy import Policy
+from groundfloor.records import TrainSummary
+from groundfloor.rundir import atomic_write_json, read_jsonl
+from mipo.config import TrainingConfig
+from mipo.trainers import trainer_of
 
 REQUEST = "train_request.json"
 RESULT = "train_result.json"
 
 
 def write_request(train_dir: Path, method: str, policy: Policy, initial: Policy, pairs_path: Path,
-                  cfg: TrainingConfig, device: str, dtype, lora: bool) -> Path:
+                  cfg: TrainingConfig, device: str, lora: bool) -> Path:
     """Everything the training processes need, as JSON."""
     path = train_dir / REQUEST
     atomic_write_json(path, {
         "method": method, "policy": policy.to_dict(), "initial": initial.to_dict(), "pairs": str(pairs_path),
-        "training": cfg.model_dump(mode="json"), "device": device, "dtype": str(dtype).removeprefix("torch."),
-        "lora": lora,
+        "training": cfg.model_dump(mode="json"), "device": device, "lora": lora,
     })
     return path
 
@@ -77,7 +77,7 @@ def visible_gpus() -> int:
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 
-def launch(train_dir: Path, accelerate_config: str) -> tuple[Policy, dict]:
+def launch(train_dir: Path, accelerate_config: str) -> tuple[Policy, TrainSummary]:
     """Run `accelerate launch ... -m mipo.launch train_dir` and return the trained policy and summary."""
     (train_dir / RESULT).unlink(missing_ok=True)
     exe = shutil.which("accelerate", path=str(Path(sys.executable).parent)) or shutil.which("accelerate")
@@ -98,19 +98,14 @@ def launch(train_dir: Path, accelerate_config: str) -> tuple[Policy, dict]:
     return Policy(**data["policy"]), data["summary"]
 
 
-def run_request(train_dir: Path) -> tuple[Policy, dict]:
-    """Train as described by `train_request.json` (on every rank); rank 0 writes `train_result.json`."""
-    import torch
-
+def run_request(train_dir: Path) -> tuple[Policy, TrainSummary]:
+    """Train as described by `train_request.json` (on every rank) with the method's trainer (mipo/trainers.py);
+    rank 0 writes `train_result.json`."""
     req = json.loads((train_dir / REQUEST).read_text())
     cfg = TrainingConfig.model_validate(req["training"])
     pairs = read_jsonl(Path(req["pairs"]))
-    dtype = getattr(torch, req["dtype"])
     policy, initial = Policy(**req["policy"]), Policy(**req["initial"])
-    if METHODS[req["method"]].objective == "sft":
-        new, summary = train_sft(policy, pairs, cfg, train_dir, req["device"], dtype, req["lora"])
-    else:
-        new, summary = train_dpo(policy, initial, pairs, cfg, train_dir, req["device"], dtype, req["lora"])
+    new, summary = trainer_of(req["method"]).train(policy, initial, pairs, cfg, train_dir, req["device"], req["lora"])
     if int(os.environ.get("RANK", "0")) == 0:
         summary["world_size"] = int(os.environ.get("WORLD_SIZE", "1"))
         atomic_write_json(train_dir / RESULT, {"policy": new.to_dict(), "summary": summary})

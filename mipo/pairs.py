@@ -9,7 +9,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, replace
 
-from harness.backends.base import Backend, GenParams
+from groundfloor.backends.base import Backend, GenParams
+from groundfloor.records import Pair
 from tasks.base import Item, Task
 from tasks.negatives import NEGATIVES, derangement, drop_period_piece, drop_sentence, partial_question
 
@@ -29,7 +30,7 @@ class PairStats:
 
 
 def build_pairs(task: Task, items: list[Item], positives: list[str], strategy: str, backend: Backend,
-                params: GenParams, seed: int, round_k: int) -> tuple[list[dict], PairStats]:
+                params: GenParams, seed: int, round_k: int) -> tuple[list[Pair], PairStats]:
     """One pair per item (minus identical pairs and items without a negative), with strategy and provenance."""
     if strategy not in NEGATIVES:
         raise ValueError(f"unknown negative strategy {strategy}")
@@ -39,7 +40,8 @@ def build_pairs(task: Task, items: list[Item], positives: list[str], strategy: s
     params = replace(params, seed=params.seed + NEGATIVE_SEED_OFFSET)
     prompts = [task.train_messages(it, with_context=True) for it in items]
     rejected, sources, rejected_prompts = negative.rejected(task, items, positives, backend, params, rng)
-    pairs, stats = [], PairStats()
+    pairs: list[Pair] = []
+    stats = PairStats()
     for i, it in enumerate(items):
         if rejected[i] is None:
             stats.dropped_no_negative += 1
@@ -47,18 +49,18 @@ def build_pairs(task: Task, items: list[Item], positives: list[str], strategy: s
         if positives[i].strip() == rejected[i].strip():
             stats.dropped_identical += 1
             continue
-        pairs.append({
-            "prompt_id": it.id, "task": task.id, "round": round_k,
-            "prompt": prompts[i][-1]["content"], "prompt_messages": prompts[i],
-            "chosen": positives[i], "rejected": rejected[i],
-            "negative_strategy": strategy, "rejected_from": sources[i],
-            "rejected_prompt": rejected_prompts[i][-1]["content"] if rejected_prompts[i] else None,
-        })
+        pairs.append(Pair(
+            prompt_id=it.id, task=task.id, round=round_k,
+            prompt=prompts[i][-1]["content"], prompt_messages=prompts[i],
+            chosen=positives[i], rejected=rejected[i],
+            negative_strategy=strategy, rejected_from=sources[i],
+            rejected_prompt=rejected_prompts[i][-1]["content"] if rejected_prompts[i] else None,
+        ))
     stats.built = len(pairs)
     return pairs, stats
 
 
-def check_provenance(pairs: list[dict]) -> list[str]:
+def check_provenance(pairs: list[Pair]) -> list[str]:
     """Problems found: a derangement/resample negative from its own prompt, or a context_drop from another."""
     return [problem for p in pairs if p["negative_strategy"] in NEGATIVES
             for problem in NEGATIVES[p["negative_strategy"]].provenance_problems(p)]

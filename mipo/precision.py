@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import torch
 
-from harness.config import TrainingConfig
-from harness.errors import UserError
+from groundfloor.errors import UserError
+from mipo.config import TrainingConfig
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 LOW = (torch.bfloat16, torch.float16)

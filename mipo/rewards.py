@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.backends.base import GenParams
-from harness.rundir import append_jsonl
+from groundfloor.backends.base import GenParams
+from groundfloor.rundir import append_jsonl
 from tasks.base import Item, Task
 from tasks.judge import JUDGE_SYSTEM, JUDGE_USER, parse_score
 

@@ -2,7 +2,7 @@
 
 A lineage is the chain of policies one set of tasks trains: with `training.scope: per_task` (the paper)
 every task has its own lineage, trained on its own pairs only; with `joint` one lineage trains on every
-task's pairs. Its files for round k live in (see `lineage_dir`)
+task's pairs. Its files for round k live in (`RoundKey.train_dir`, groundfloor/records.py)
 
     models/<model>/<method>/round_<k>/                     joint
     models/<model>/<method>/round_<k>/lineages/<task>/     per_task
@@ -20,29 +20,30 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.backends.base import Backend
-from harness.config import SuiteConfig
-from harness.errors import RunFailure
-from harness.methods import METHODS
-from harness.records import MetricCI, metric_dicts
-from harness.evaluation.plan import TaskPlan, round_prompts
-from harness.evaluation.provenance import round_check
-from harness.rundir import (append_jsonl, atomic_write_json, from_run_relative, read_jsonl, run_relative,
-                            sealed_problem, write_jsonl)
+from groundfloor.backends.base import Backend
+from groundfloor.errors import RunFailure
+from groundfloor.methods import METHODS
+from groundfloor.policy import Policy, finished_policy, run_relative_policy
+from groundfloor.records import MetricCI, Pair, RoundHeader, TrainSummary, metric_dicts
+from groundfloor.rundir import append_jsonl, atomic_write_json, read_jsonl, write_jsonl
 from mipo import verified
+from mipo.config import RoundSettings
 from mipo.pairs import NEGATIVE_SEED_OFFSET, build_pairs, check_provenance
+from mipo.prompts import round_prompts
 from mipo.trackers import set_wandb_group
-from mipo.train import Policy, train_dpo, train_sft
+from mipo.trainers import trainer_of
+from tasks.disjoint import round_check
 from tasks.negatives import NEGATIVES
+from tasks.plan import TaskPlan
 
 
 @dataclass
 class RoundInputs:
     """Everything a round needs besides the policy."""
 
-    cfg: SuiteConfig
+    cfg: RoundSettings
     plans: list[TaskPlan]
-    header: dict  # model, family, method, round
+    header: RoundHeader  # the round's identity, written into train_summary.json
     device: str
     dtype: object
     lora: bool
@@ -56,48 +57,11 @@ def lineages(plans: list[TaskPlan], scope: str) -> list[tuple[str, list[TaskPlan
     return [("joint", plans)] if scope == "joint" else [(p.task.id, [p]) for p in plans]
 
 
-def lineage_dir(round_dir: Path, scope: str, lineage: str) -> Path:
-    """Where a lineage's round-k training files live (the round folder itself for the joint lineage)."""
-    return round_dir if scope == "joint" else round_dir / "lineages" / lineage
-
-
-def prompts_per_task(cfg: SuiteConfig, plan: TaskPlan) -> int:
+def prompts_per_task(cfg: RoundSettings, plan: TaskPlan) -> int:
     """The round's train prompts for one task: the task's own budget, else `mipo.train_prompts_per_round`
     (per task), capped by (or, for 'all', equal to) its train pool."""
     n = plan.spec.train_prompts_per_round or cfg.mipo.train_prompts_per_round
     return len(plan.train_pool) if n == "all" else min(n, len(plan.train_pool))
-
-
-def finished_policy(round_dir: Path, run_root: Path | None = None) -> Policy | None:
-    """The policy a finished round produced (its checkpoint verified), or None if the round has not finished.
-
-    A checkpoint that is missing or no longer matches the sha256 recorded when it was written is a
-    RunFailure: evaluating it would mix its results with the round's recorded ones.
-    """
-    path = round_dir / "train_summary.json"
-    if not path.exists():
-        return None
-    summary = json.loads(path.read_text())
-    pol = summary["policy"]
-    root = run_root or round_dir
-    policy = Policy(base=from_run_relative(pol["base"], root), adapter=from_run_relative(pol.get("adapter"), root))
-    if summary.get("nonfinite_loss"):
-        return policy  # the round kept its parent's checkpoint
-    ckpt = policy.adapter or policy.base
-    recorded = summary.get("checkpoint_sha256")
-    problem = sealed_problem(ckpt, recorded, root) if recorded else \
-        (None if Path(ckpt).is_dir() else f"{run_relative(ckpt, root)} is missing")
-    if problem:  # paths inside the run are shown relative to it
-        raise RunFailure(f"the finished round's checkpoint cannot be used ({problem}); "
-                         f"delete {run_relative(path, root)} to train the round again")
-    return policy
-
-
-def run_relative_policy(policy: Policy, run_root: Path | None) -> dict:
-    """The policy's paths as train_summary.json keeps them: relative to the run root where inside it."""
-    if run_root is None:
-        return policy.to_dict()
-    return {"base": run_relative(policy.base, run_root), "adapter": run_relative(policy.adapter, run_root)}
 
 
 def round_sampling(plan: TaskPlan, round_k: int):
@@ -122,12 +86,12 @@ def _positives(backend: Backend, plan: TaskPlan, items, path: Path, params) -> l
 
 
 def _negative_pairs(backend: Backend, plan: TaskPlan, items, inp: RoundInputs, round_dir: Path,
-                    round_k: int) -> tuple[list[dict], dict]:
+                    round_k: int) -> tuple[list[Pair], dict]:
     """MIPO's pairs (and sft_self's): the policy's answers against the task's (or method's) negatives."""
     inp.log(f"round {round_k}: {plan.task.id}: answering {len(items)} train prompts")
     sampling = round_sampling(plan, round_k)
     positives = _positives(backend, plan, items, round_dir / "positives.jsonl", sampling)
-    strategy = METHODS[inp.header["method"]].negative or plan.negative  # a method may fix its negative
+    strategy = METHODS[inp.header.method].negative or plan.negative  # a method may fix its negative
     task_pairs, st = build_pairs(plan.task, items, positives, strategy, backend, sampling,
                                  seed=inp.cfg.seed + round_k, round_k=round_k)
     return task_pairs, {"prompts": len(items), "pairs": st.built, "dropped_identical": st.dropped_identical,
@@ -139,7 +103,7 @@ def _negative_pairs(backend: Backend, plan: TaskPlan, items, inp: RoundInputs, r
 
 
 def _verified_pairs(backend: Backend, plan: TaskPlan, items, inp: RoundInputs, round_dir: Path,
-                    round_k: int) -> tuple[list[dict], dict]:
+                    round_k: int) -> tuple[list[Pair], dict]:
     """verified_dpo's pairs: k scored samples per prompt, best against worst (mipo/verified.py)."""
     k = inp.cfg.verified_dpo.samples_per_prompt
     base = verified.verified_sampling(plan.train_gen, inp.cfg.verified_dpo.sampling)
@@ -152,21 +116,22 @@ def _verified_pairs(backend: Backend, plan: TaskPlan, items, inp: RoundInputs, r
     return task_pairs, entry
 
 
-def build_round_pairs(policy: Policy, inp: RoundInputs, round_dir: Path, round_k: int) -> tuple[list[dict], dict]:
+def build_round_pairs(policy: Policy, inp: RoundInputs, round_dir: Path, round_k: int) -> tuple[list[Pair], dict]:
     """Generate positives and negatives with the current policy and write pairs.jsonl."""
     pairs_path = round_dir / "pairs.jsonl"
     stats_path = round_dir / "pairs_stats.json"
     if stats_path.exists():
         return read_jsonl(pairs_path), json.loads(stats_path.read_text())
     backend = inp.load_backend(policy)
-    pairs, stats = [], {"per_task": {}}
+    pairs: list[Pair] = []
+    stats: dict = {"per_task": {}}
     try:
         for plan in inp.plans:
             items = round_prompts(plan, prompts_per_task(inp.cfg, plan), round_k, inp.cfg.mipo.fresh_prompts)
             if len(items) < 2:
                 inp.log(f"{plan.task.id}: fewer than 2 train prompts, no pairs this round")
                 continue
-            build = _verified_pairs if METHODS[inp.header["method"]].pairs == "verified" else _negative_pairs
+            build = _verified_pairs if METHODS[inp.header.method].pairs == "verified" else _negative_pairs
             task_pairs, stats["per_task"][plan.task.id] = build(backend, plan, items, inp, round_dir, round_k)
             pairs += task_pairs
     finally:
@@ -190,10 +155,11 @@ def run_round(policy: Policy, initial: Policy, inp: RoundInputs, round_dir: Path
     """Run round k for one method and return the policy it produced (resumes a finished round)."""
     done = finished_policy(round_dir, inp.run_root)
     if done is not None:
-        inp.log(f"round {round_k} ({inp.header['method']}): already trained, reusing its checkpoint")
+        inp.log(f"round {round_k} ({inp.header.method}): already trained, reusing its checkpoint")
         return done
     set_wandb_group(inp.cfg.training, round_dir / "train")  # W&B: one group per lineage (mipo/trackers.py)
-    if METHODS[inp.header["method"]].objective == "grpo":  # rlvr / rlaif: no pairs, TRL samples rollouts
+    trainer = trainer_of(inp.header.method)
+    if trainer.rollouts:  # rlvr / rlaif: no pairs, TRL samples rollouts
         from mipo.grpo_round import run_grpo_round
 
         return run_grpo_round(policy, initial, inp, round_dir, round_k)
@@ -205,48 +171,46 @@ def run_round(policy: Policy, initial: Policy, inp: RoundInputs, round_dir: Path
     if len(pairs) < 1:
         raise RunFailure(f"round {round_k}: no training pairs were built (every chosen response equalled its rejected one); "
                          "use sampling (mipo.sampling.greedy: false) or more train prompts")
-    inp.log(f"round {round_k} ({inp.header['method']}): training on {len(pairs)} pairs")
+    inp.log(f"round {round_k} ({inp.header.method}): training on {len(pairs)} pairs")
     train_dir = round_dir / "train"
     if inp.cfg.training.launcher == "accelerate":
         from mipo import launch
 
-        launch.write_request(train_dir, inp.header["method"], policy, initial, round_dir / "pairs.jsonl",
-                             inp.cfg.training, inp.device, inp.dtype, inp.lora)
+        launch.write_request(train_dir, inp.header.method, policy, initial, round_dir / "pairs.jsonl",
+                             inp.cfg.training, inp.device, inp.lora)
         new_policy, summary = launch.launch(train_dir, inp.cfg.training.accelerate_config)
-    elif METHODS[inp.header["method"]].objective == "sft":
-        new_policy, summary = train_sft(policy, pairs, inp.cfg.training, train_dir, inp.device, inp.dtype, inp.lora)
     else:
-        new_policy, summary = train_dpo(policy, initial, pairs, inp.cfg.training, train_dir, inp.device,
-                                        inp.dtype, inp.lora)
+        new_policy, summary = trainer.train(policy, initial, pairs, inp.cfg.training, train_dir, inp.device,
+                                            inp.lora)
     if summary["nonfinite_loss"]:
         inp.log(f"round {round_k}: loss became NaN/inf; stopped the round and kept the previous checkpoint")
     else:
-        _check_changed(summary, inp, train_dir, round_k)
+        check_changed(summary, inp, train_dir, round_k)
     metrics = _metrics(summary, stats)
     atomic_write_json(round_dir / "train_summary.json", {
-        **inp.header, "kind": "train", "task": "_train", "metrics": metrics, "pairs_stats": stats, **summary,
-        "method": inp.header["method"],  # the trainer names its objective's first method (verified_dpo trains DPO)
+        **inp.header.head("train", "_train"), "metrics": metrics, "pairs_stats": stats, **summary,
+        "method": inp.header.method,  # the trainer names its objective's first method (verified_dpo trains DPO)
         "policy": run_relative_policy(new_policy, inp.run_root),
     })
     return new_policy
 
 
-def _check_changed(summary: dict, inp: RoundInputs, train_dir: Path, round_k: int) -> None:
+def check_changed(summary: TrainSummary, inp: RoundInputs, train_dir: Path, round_k: int) -> None:
     """A trained round must have moved the weights; else RunFailure (the folder stays, the round is redone)."""
     rel = summary.get("relative_weight_change")
     if rel is not None and rel > 0:
-        inp.log(f"round {round_k} ({inp.header['method']}, trained on {inp.header.get('trained_on')}): "
+        inp.log(f"round {round_k} ({inp.header.method}, trained on {inp.header.trained_on}): "
                 f"relative weight change {rel:.3g} over {summary['weight_elements_compared']} weights")
         return
     atomic_write_json(train_dir / "unchanged_weights.json", summary)
     why = "; every step ran at learning rate 0 (the warm-up of a 1-step round): more pairs, or " \
         "training.warmup_ratio: 0" if summary.get("max_learning_rate") == 0 else \
         "; check training.learning_rate and training.weights_dtype"
-    raise RunFailure(f"round {round_k} ({inp.header['method']}): training changed no weights "
+    raise RunFailure(f"round {round_k} ({inp.header.method}): training changed no weights "
                      f"(relative_weight_change {rel}, {summary.get('steps')} steps); see {train_dir}{why}")
 
 
-def _metrics(summary: dict, stats: dict) -> dict:
+def _metrics(summary: TrainSummary, stats: dict) -> dict:
     """The round's `_train` rows: mean training logs (n = logged steps), pairs, NaN flag, weight change."""
     metrics = {k.removeprefix("mean_"): MetricCI.point(v, summary["steps"])
                for k, v in summary.items() if k.startswith("mean_")}

@@ -18,11 +18,11 @@ import json
 import os
 from pathlib import Path
 
-from harness.config import TrainingConfig
-from harness.errors import UserError
-from harness.methods import BASELINE
-from harness.records import RoundKey
-from harness.rundir import RunDir, atomic_write_json, read_jsonl
+from groundfloor.errors import UserError
+from groundfloor.methods import BASELINE
+from groundfloor.records import RoundKey
+from groundfloor.rundir import RunDir, atomic_write_json, read_jsonl
+from mipo.config import TrainingConfig
 
 
 def trl_report_to(cfg: TrainingConfig) -> list[str] | str:

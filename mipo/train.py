@@ -11,36 +11,28 @@ an explicit `ref_model` otherwise. Full fine-tuning saves a whole checkpoint per
 
 from __future__ import annotations
 
+import gc
 import json
 import math
+import os
 import shutil
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from transformers import PrinterCallback, TrainerCallback
+from transformers import AutoModelForCausalLM, PrinterCallback, TrainerCallback
 
-from harness.config import TrainingConfig
-from harness.devices import cpu_has_fast_bf16
-from harness.progress_hooks import trainer_callback
-from harness.rundir import seal_folder
-from mipo.batching import accumulation_steps
+from groundfloor.devices import cpu_has_fast_bf16
+from groundfloor.policy import Policy
+from groundfloor.progress_hooks import trainer_callback
+from groundfloor.records import Pair, TrainSummary
+from groundfloor.seal import seal_folder
 from mipo import fast_head
+from mipo.batching import accumulation_steps
+from mipo.config import TrainingConfig
 from mipo.precision import check_trainable, weights_dtype
 from mipo.trackers import trl_report_to
 from mipo.weight_change import full_change, lora_change
-
-
-@dataclass(frozen=True)
-class Policy:
-    """Where a round's model lives: a full model folder plus, for LoRA, an adapter folder."""
-
-    base: str
-    adapter: str | None = None
-
-    def to_dict(self) -> dict:
-        return {"base": self.base, "adapter": self.adapter}
 
 
 class StepLogger(TrainerCallback):
@@ -55,7 +47,7 @@ class StepLogger(TrainerCallback):
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         logs = dict(logs or {})
-        watched = [logs.get(k) for k in ("loss", "grad_norm")]  # the Trainer's own NaN filter is off (see _common_args)
+        watched = [logs.get(k) for k in ("loss", "grad_norm")]  # the Trainer's own NaN filter is off (see common_args)
         if any(v is not None and not math.isfinite(float(v)) for v in watched):
             self.nonfinite = True
             control.should_training_stop = True
@@ -67,15 +59,11 @@ class StepLogger(TrainerCallback):
 
 def _is_main_process() -> bool:
     """True outside distributed runs and on rank 0 under `accelerate launch`."""
-    import os
-
     return int(os.environ.get("RANK", "0")) == 0
 
 
 def _place(model, device: str):
     """Move to the CPU/GPU of this process; under `accelerate launch` the Trainer places the model itself."""
-    import os
-
     if device == "cuda" and "LOCAL_RANK" in os.environ:
         return model
     return model.to(device)
@@ -96,7 +84,8 @@ def run_name(out_dir: Path) -> str:
     return "/".join(p for p in inside if p not in ("lineages", "train"))
 
 
-def _common_args(cfg: TrainingConfig, out_dir: Path, device: str, lora: bool) -> dict:
+def common_args(cfg: TrainingConfig, out_dir: Path, device: str, lora: bool) -> dict:
+    """The TRL config fields every objective shares (DPO, SFT, GRPO: mipo/grpo.py)."""
     bf16 = cfg.bf16 if cfg.bf16 is not None else (device == "cuda" or cpu_has_fast_bf16())
     return dict(
         output_dir=str(out_dir / "trainer"), learning_rate=default_learning_rate(cfg, lora),
@@ -114,10 +103,8 @@ def _common_args(cfg: TrainingConfig, out_dir: Path, device: str, lora: bool) ->
     )
 
 
-def _load_trainable(policy: Policy, device: str, lora: bool, cfg: TrainingConfig):
+def load_trainable(policy: Policy, device: str, lora: bool, cfg: TrainingConfig):
     """The model to train: base weights, plus the previous adapter (trainable) when there is one."""
-    from transformers import AutoModelForCausalLM
-
     # fp32 master weights under bf16 autocast on every device (CPU: 59 s vs 77 s with bf16 weights, 105 s fp32)
     model = AutoModelForCausalLM.from_pretrained(policy.base, dtype=weights_dtype(cfg))
     peft_config = None
@@ -139,8 +126,8 @@ def weight_change(new: Policy, parent: Policy, lora: bool) -> dict:
     return full_change(new.base, parent.base)
 
 
-def _finish(trainer, logger: StepLogger, out_dir: Path, lora: bool, policy: Policy, tokenizer,
-            started: float, extra: dict) -> tuple[Policy, dict]:
+def finish(trainer, logger: StepLogger, out_dir: Path, lora: bool, policy: Policy, tokenizer,
+           started: float, extra: dict) -> tuple[Policy, TrainSummary]:
     """Save the new checkpoint (unless the loss went non-finite), measure its weight change, summarise the logs."""
     steps = [json.loads(line) for line in logger.path.read_text().splitlines() if line.strip()]
     sealed: dict[str, str] = {}
@@ -159,14 +146,12 @@ def _finish(trainer, logger: StepLogger, out_dir: Path, lora: bool, policy: Poli
             sealed = seal_folder(ckpt)  # fsynced, hashed: a resume verifies the checkpoint against these
         trainer.accelerator.wait_for_everyone()
         new_policy = Policy(base=policy.base, adapter=str(ckpt)) if lora else Policy(base=str(ckpt))
-    summary = {"steps": len([s for s in steps if "loss" in s]), "seconds": round(time.perf_counter() - started, 2),
-               "nonfinite_loss": logger.nonfinite, "policy": new_policy.to_dict(), **extra,
-               "trained_dtype": "/".join(sorted({str(p.dtype).removeprefix("torch.") for p in
-                                                 trainer.model.parameters() if p.requires_grad})),
-               "autocast_bf16": bool(trainer.args.bf16), "checkpoint_sha256": sealed,
-               "training_route": getattr(trainer, "mipo_route", "trl"),
-               "frozen_dtype": "/".join(sorted({str(p.dtype).removeprefix("torch.") for p in
-                                                 trainer.model.parameters() if not p.requires_grad})) or None}
+    summary: TrainSummary = {
+        "steps": len([s for s in steps if "loss" in s]), "seconds": round(time.perf_counter() - started, 2),
+        "nonfinite_loss": logger.nonfinite, "policy": new_policy.to_dict(), **extra,
+        "trained_dtype": _dtypes(trainer.model, trainable=True), "autocast_bf16": bool(trainer.args.bf16),
+        "checkpoint_sha256": sealed, "training_route": getattr(trainer, "mipo_route", "trl"),
+        "frozen_dtype": _dtypes(trainer.model, trainable=False) or None}
     if not logger.nonfinite and trainer.is_world_process_zero():
         summary.update(weight_change(new_policy, policy, lora))
     summary["max_learning_rate"] = max([float(s["learning_rate"]) for s in steps if "learning_rate" in s], default=0.0)
@@ -180,6 +165,12 @@ def _finish(trainer, logger: StepLogger, out_dir: Path, lora: bool, policy: Poli
     return new_policy, summary
 
 
+def _dtypes(model, trainable: bool) -> str:
+    """The dtypes of the model's trained (or frozen) parameters, "/"-joined."""
+    return "/".join(sorted({str(p.dtype).removeprefix("torch.") for p in model.parameters()
+                            if p.requires_grad == trainable}))
+
+
 def _lengths(trainer) -> dict:
     """Mean token lengths of the tokenized training data (chosen/rejected, or SFT completions)."""
     cols = trainer.train_dataset.column_names
@@ -191,9 +182,8 @@ def _lengths(trainer) -> dict:
     return out
 
 
-def _free(*objs) -> None:
-    import gc
-
+def free(*objs) -> None:
+    """Drop a trainer and give its memory back (the CUDA cache too)."""
     del objs
     gc.collect()
     if torch.cuda.is_available():
@@ -208,8 +198,6 @@ def _reference_model(policy: Policy, initial: Policy, cfg: TrainingConfig, devic
     copy of it as the "ref" adapter (= the previous policy). LoRA with reference=initial in a later round,
     and full fine-tuning, get the reference model loaded here.
     """
-    from transformers import AutoModelForCausalLM
-
     if lora:
         if not (policy.adapter and cfg.reference == "initial"):
             return None
@@ -233,7 +221,7 @@ def trl_args(cfg: TrainingConfig, kind: str) -> dict:
     else:
         from trl import SFTConfig as config_cls
     known = {f.name for f in dataclasses.fields(config_cls)}
-    owned = set(_common_args(cfg, Path("."), "cpu", False)) | {"beta", "loss_type", "precompute_ref_log_probs"}
+    owned = set(common_args(cfg, Path("."), "cpu", False)) | {"beta", "loss_type", "precompute_ref_log_probs"}
     return checked_passthrough(extra, known, owned, f"training.{kind}_args", config_cls.__name__)
 
 
@@ -242,7 +230,7 @@ def checked_passthrough(extra: dict, known: set[str], owned: set[str], where: st
     the training section owns."""
     import difflib
 
-    from harness.errors import UserError
+    from groundfloor.errors import UserError
 
     for key in extra:
         if key not in known:
@@ -254,8 +242,8 @@ def checked_passthrough(extra: dict, known: set[str], owned: set[str], where: st
     return dict(extra)
 
 
-def build_dpo_trainer(policy: Policy, initial: Policy, pairs: list[dict], cfg: TrainingConfig, out_dir: Path,
-                      device: str, dtype, lora: bool):
+def build_dpo_trainer(policy: Policy, initial: Policy, pairs: list[Pair], cfg: TrainingConfig, out_dir: Path,
+                      device: str, lora: bool):
     """The configured DPO trainer (sigmoid loss, reference per `cfg.reference`) and its step logger."""
     from datasets import Dataset
     from transformers import AutoTokenizer
@@ -269,10 +257,10 @@ def build_dpo_trainer(policy: Policy, initial: Policy, pairs: list[dict], cfg: T
         "chosen": [{"role": "assistant", "content": p["chosen"]}],
         "rejected": [{"role": "assistant", "content": p["rejected"]}],
     } for p in pairs])
-    model, peft_config = _load_trainable(policy, device, lora, cfg)
+    model, peft_config = load_trainable(policy, device, lora, cfg)
     ref_model = _reference_model(policy, initial, cfg, device, lora)
     args = DPOConfig(beta=cfg.beta, loss_type=["sigmoid"], precompute_ref_log_probs=cfg.precompute_ref_log_probs,
-                     **_common_args(cfg, out_dir, device, lora), **trl_args(cfg, "dpo"))
+                     **common_args(cfg, out_dir, device, lora), **trl_args(cfg, "dpo"))
     logger = StepLogger(out_dir / "train_log.jsonl")
     trainer = DPOTrainer(model=model, ref_model=ref_model, args=args, train_dataset=data, processing_class=tokenizer,
                          peft_config=peft_config, callbacks=[logger, trainer_callback("DPO training")])
@@ -284,7 +272,7 @@ def build_dpo_trainer(policy: Policy, initial: Policy, pairs: list[dict], cfg: T
 
 def _check_ready(trainer, n_pairs: int, cfg: TrainingConfig) -> None:
     """Precision refused as in mipo/precision.py; a dataset TRL emptied (every pair over max_length) is a RunFailure."""
-    from harness.errors import RunFailure
+    from groundfloor.errors import RunFailure
 
     check_trainable(trainer.model, trainer.is_deepspeed_enabled)
     if len(trainer.train_dataset) == 0:
@@ -292,25 +280,22 @@ def _check_ready(trainer, n_pairs: int, cfg: TrainingConfig) -> None:
                          f"({cfg.max_length} tokens); raise it")
 
 
-def train_dpo(policy: Policy, initial: Policy, pairs: list[dict], cfg: TrainingConfig, out_dir: Path,
-              device: str, dtype, lora: bool) -> tuple[Policy, dict]:
-    """DPO (sigmoid loss) on conversational pairs; returns the new policy and a summary.
-
-    `dtype` (the evaluation dtype) is not used: the trained weights are `training.weights_dtype`.
-    """
+def train_dpo(policy: Policy, initial: Policy, pairs: list[Pair], cfg: TrainingConfig, out_dir: Path,
+              device: str, lora: bool) -> tuple[Policy, TrainSummary]:
+    """DPO (sigmoid loss) on conversational pairs; returns the new policy and a summary."""
     started = time.perf_counter()
-    trainer, logger = build_dpo_trainer(policy, initial, pairs, cfg, out_dir, device, dtype, lora)
+    trainer, logger = build_dpo_trainer(policy, initial, pairs, cfg, out_dir, device, lora)
     trainer.train()
-    result = _finish(trainer, logger, out_dir, lora, policy, trainer.processing_class, started,
+    result = finish(trainer, logger, out_dir, lora, policy, trainer.processing_class, started,
                      {"method": "mipo", "pairs": len(pairs), "reference": cfg.reference, "lora": lora,
                       "learning_rate": trainer.args.learning_rate, "beta": cfg.beta,
                       "precompute_ref_log_probs": cfg.precompute_ref_log_probs})
-    _free(trainer)
+    free(trainer)
     return result
 
 
-def train_sft(policy: Policy, pairs: list[dict], cfg: TrainingConfig, out_dir: Path, device: str, dtype,
-              lora: bool) -> tuple[Policy, dict]:
+def train_sft(policy: Policy, pairs: list[Pair], cfg: TrainingConfig, out_dir: Path, device: str,
+              lora: bool) -> tuple[Policy, TrainSummary]:
     """The `sft_self` baseline: supervised fine-tuning on the chosen responses of the same prompts."""
     from datasets import Dataset
     from transformers import AutoTokenizer
@@ -323,8 +308,8 @@ def train_sft(policy: Policy, pairs: list[dict], cfg: TrainingConfig, out_dir: P
     data = Dataset.from_list([{
         "prompt": p["prompt_messages"], "completion": [{"role": "assistant", "content": p["chosen"]}],
     } for p in pairs])
-    model, peft_config = _load_trainable(policy, device, lora, cfg)
-    args = SFTConfig(**_common_args(cfg, out_dir, device, lora), **trl_args(cfg, "sft"))
+    model, peft_config = load_trainable(policy, device, lora, cfg)
+    args = SFTConfig(**common_args(cfg, out_dir, device, lora), **trl_args(cfg, "sft"))
     logger = StepLogger(out_dir / "train_log.jsonl")
     trainer = SFTTrainer(model=model, args=args, train_dataset=data, processing_class=tokenizer,
                          peft_config=peft_config, callbacks=[logger, trainer_callback("SFT training")])
@@ -332,7 +317,7 @@ def train_sft(policy: Policy, pairs: list[dict], cfg: TrainingConfig, out_dir: P
     trainer.mipo_route = fast_head.apply_route(trainer, cfg.route, device, fast_head.SFT_OUTPUTS)
     _check_ready(trainer, len(pairs), cfg)
     trainer.train()
-    result = _finish(trainer, logger, out_dir, lora, policy, tokenizer, started,
+    result = finish(trainer, logger, out_dir, lora, policy, tokenizer, started,
                      {"method": "sft_self", "pairs": len(pairs), "lora": lora, "learning_rate": args.learning_rate})
-    _free(trainer)
+    free(trainer)
     return result

@@ -3,7 +3,7 @@
 For every train prompt the current policy samples k answers (`verified_dpo.samples_per_prompt`, default 4)
 with the task's train sampling (`verified_dpo.sampling` over it); each request has its own seed, derived
 from the round's seed, the prompt and the sample's index among the prompt's k copies
-(harness/backends/sampling.py), so sample 0 is the answer `mipo` takes as its positive in the same round.
+(groundfloor/backends/sampling.py), so sample 0 is the answer `mipo` takes as its positive in the same round.
 Each answer is scored against the gold answer by the task's scorer (profile_prefs: the share of its checks
 honoured). The pair is (a best-scored answer, a worst-scored answer) of the same prompt, the first by sample
 index among ties; for a 1/0 scorer that is a passing answer against a failing one. A prompt whose k scores
@@ -20,10 +20,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from harness.backends.base import Backend, GenParams
-from harness.evaluation.plan import merge_generation
-from harness.rundir import append_jsonl, read_jsonl
+from groundfloor.backends.base import Backend, GenParams
+from groundfloor.records import Pair
+from groundfloor.rundir import append_jsonl, read_jsonl
 from tasks.base import Item, Task
+from tasks.plan import merge_generation
 
 STRATEGY = "verified"  # the pairs' negative_strategy: the rejected side is a failing answer to the same prompt
 SAMPLES_FILE = "verified_samples.jsonl"
@@ -93,9 +94,10 @@ def pick_pair(samples: list[dict]) -> tuple[dict | None, dict | None, str | None
 
 
 def verified_pairs(task: Task, items: list[Item], samples: dict[str, list[dict]],
-                   round_k: int) -> tuple[list[dict], VerifiedStats]:
+                   round_k: int) -> tuple[list[Pair], VerifiedStats]:
     """One pair per item whose k answers score unequally, with the MIPO pair contract's fields and the scores."""
-    pairs, st = [], VerifiedStats(prompts=len(items))
+    pairs: list[Pair] = []
+    st = VerifiedStats(prompts=len(items))
     for it in items:
         group = samples[it.id]
         st.unscored_samples += sum(s["score"] is None for s in group)
@@ -104,20 +106,20 @@ def verified_pairs(task: Task, items: list[Item], samples: dict[str, list[dict]]
             setattr(st, f"no_pair_{why}", getattr(st, f"no_pair_{why}") + 1)
             continue
         messages = task.train_messages(it, with_context=True)
-        pairs.append({
-            "prompt_id": it.id, "task": task.id, "round": round_k,
-            "prompt": messages[-1]["content"], "prompt_messages": messages,
-            "chosen": chosen["text"], "rejected": rejected["text"],
-            "negative_strategy": STRATEGY, "rejected_from": it.id, "rejected_prompt": messages[-1]["content"],
-            "chosen_score": chosen["score"], "rejected_score": rejected["score"],
-            "chosen_sample": chosen["sample"], "rejected_sample": rejected["sample"],
-            "scores": [s["score"] for s in group],
-        })
+        pairs.append(Pair(
+            prompt_id=it.id, task=task.id, round=round_k,
+            prompt=messages[-1]["content"], prompt_messages=messages,
+            chosen=chosen["text"], rejected=rejected["text"],
+            negative_strategy=STRATEGY, rejected_from=it.id, rejected_prompt=messages[-1]["content"],
+            chosen_score=chosen["score"], rejected_score=rejected["score"],
+            chosen_sample=chosen["sample"], rejected_sample=rejected["sample"],
+            scores=[s["score"] for s in group],
+        ))
     st.pairs = len(pairs)
     return pairs, st
 
 
-def provenance_problems(pairs: list[dict]) -> list[str]:
+def provenance_problems(pairs: list[Pair]) -> list[str]:
     """A verified pair must reject an answer to its own prompt that scored strictly lower than the chosen one."""
     out = []
     for p in pairs:
@@ -132,13 +134,13 @@ def provenance_problems(pairs: list[dict]) -> list[str]:
 
 
 def task_pairs(backend: Backend, task: Task, items: list[Item], k: int, params: GenParams, round_dir: Path,
-               round_k: int) -> tuple[list[dict], dict]:
+               round_k: int) -> tuple[list[Pair], dict]:
     """A task's verified pairs for round k and its pairs_stats.json entry."""
     samples = sample_answers(backend, task, items, k, params, round_dir / SAMPLES_FILE)
     pairs, st = verified_pairs(task, items, samples, round_k)
     problems = provenance_problems(pairs)
     if problems:
-        from harness.errors import RunFailure
+        from groundfloor.errors import RunFailure
 
         raise RunFailure(f"verified pair check failed: {problems[0]}")
     scores = [s["score"] for g in samples.values() for s in g if s["score"] is not None]

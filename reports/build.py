@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.errors import UserError
-from harness.rundir import atomic_write_text
+from groundfloor.errors import UserError
+from groundfloor.rundir import atomic_write_text
 from reports import figures, meta, pmi, samples_view, tables, validity
-from reports.lm_eval_view import lm_eval_sections
 from reports.html import Section, render_html, render_markdown
+from reports.lm_eval_view import lm_eval_sections
 from reports.load import load_results, open_runs
 from reports.paired import gains_vs_round0, last_round, method_vs_method
 from reports.train_steps import step_curves
@@ -45,18 +45,19 @@ def inspect_logs_note(runs) -> str:
     return "Every sample: " + "; ".join(notes) + "."
 
 
-def load_runs(runs: list[Path]) -> pd.DataFrame:
-    """Concatenate results.csv of several runs, tagging each row with its run label and seed."""
-    return load_results(open_runs(runs))
-
-
 def _sections(runs, df: pd.DataFrame, out: Path) -> list[Section]:
-    multi = len(runs) > 1
+    """The report's sections, in order: results, comparisons, training, then where the numbers came from."""
     main = tables.main_metrics(df)
     gains = gains_vs_round0(main, runs) if not main.empty else pd.DataFrame()
-    last = last_round(gains)
     if not gains.empty:
         gains.to_csv(out / "gains.csv", index=False)
+    return (_result_sections(runs, df, out, main, gains) + _comparison_sections(runs, out, main, gains)
+            + _training_sections(runs, df, out) + _source_sections(runs, df))
+
+
+def _result_sections(runs, df: pd.DataFrame, out: Path, main: pd.DataFrame, gains: pd.DataFrame) -> list[Section]:
+    multi = len(runs) > 1
+    last = last_round(gains)
     head = tables.headline_table(last, multi)
     if not head.empty:
         head["flags"] = validity.gain_flags(last, df)  # format/length-driven gains, results below chance
@@ -73,6 +74,11 @@ def _sections(runs, df: pd.DataFrame, out: Path) -> list[Section]:
          Section("What the scores measure", validity.NOTE, validity.validity_table(df)),
          Section("Gain per model family", "Mean of the models' paired gains per family (family from results.csv); "
                  "CI combines the models' CIs assuming independent models.", tables.family_table(gains))]
+    return s
+
+
+def _comparison_sections(runs, out: Path, main: pd.DataFrame, gains: pd.DataFrame) -> list[Section]:
+    s: list[Section] = []
     methods = tables.method_table(main) if not main.empty else pd.DataFrame()
     if not methods.empty:
         s.append(Section("Method comparison at equal rounds", "Main metric, mean [95% CI] (n).", methods,
@@ -95,7 +101,11 @@ def _sections(runs, df: pd.DataFrame, out: Path) -> list[Section]:
         s.append(Section("Seed variance", "Runs differing by seed: SD across seeds (seed variance) next to the "
                          "mean within-run sampling SE (from each run's CI). Check in 'Runs' that "
                          "'config hash w/o seed' agrees, i.e. the runs differ only by seed.", seeds))
-    s.append(Section("Training and diagnostics per round",
+    return s
+
+
+def _training_sections(runs, df: pd.DataFrame, out: Path) -> list[Section]:
+    s = [Section("Training and diagnostics per round",
                      "One row per policy (trained_on: the tasks whose pairs trained it; one per task with "
                      "training.scope per_task). relative_weight_change = ||θ_new − θ_parent|| / ||θ_parent|| in fp32 "
                      "over the trained weights (LoRA: the adapted modules' effective weights; n = weights compared); "
@@ -105,7 +115,7 @@ def _sections(runs, df: pd.DataFrame, out: Path) -> list[Section]:
                      "in PMI from the paired table below, not from these per-round CIs. First figure: one row per "
                      "metric, one column per task (training rows under the task they trained on); second: loss and "
                      "reward margin per optimizer step from train_log.jsonl, rounds concatenated.",
-                     tables.diagnostics_table(df), figures.diagnostics_curves(df, out) + step_curves(runs, out)))
+                     tables.diagnostics_table(df), figures.diagnostics_curves(df, out) + step_curves(runs, out))]
     pairs = samples_view.example_pairs(runs)
     if pairs is not None:
         s.append(pairs)
@@ -122,12 +132,15 @@ def _sections(runs, df: pd.DataFrame, out: Path) -> list[Section]:
         s.append(Section("Transfer: each task's policy on every task",
                          "training.transfer: main metric, mean [95% CI] (n); (own task) marks the task the policy "
                          "trained on.", transfer))
-    s += [Section("Runs", inspect_logs_note(runs), meta.runs_table(runs, df)),
+    return s
+
+
+def _source_sections(runs, df: pd.DataFrame) -> list[Section]:
+    return [Section("Runs", inspect_logs_note(runs), meta.runs_table(runs, df)),
           Section("Models", "", meta.models_table(runs)),
           Section("Data", "", meta.data_table(runs)),
           Section("Details: sha256 of the model weight files", "As recorded in each run's manifest.json.",
                   meta.model_hashes(runs), collapsed=True)]
-    return s
 
 
 def build_report(runs: list[Path], out: Path) -> Path:

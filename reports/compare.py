@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.errors import UserError
+from groundfloor.errors import UserError
 from reports.load import Run, load_results, open_runs, read_samples
 from reports.paired import paired_gain
 from reports.tables import main_metrics

@@ -11,8 +11,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from harness.methods import BASELINE  # noqa: E402
-from harness.stats import bh_qvalues  # noqa: E402
+from groundfloor.methods import BASELINE  # noqa: E402
+from groundfloor.stats import bh_qvalues  # noqa: E402
 from reports.tables import DIAG_METRICS, TRAIN_METRICS  # noqa: E402
 
 

@@ -17,18 +17,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from harness.errors import UserError
-from harness.rundir import RunDir, atomic_write_json, read_jsonl
+from groundfloor.errors import UserError
+from groundfloor.rundir import RunDir, atomic_write_json, read_jsonl
+from groundfloor.seal import file_sha256
 
 LOG_DIR = "inspect"
 INDEX = "index.json"
 LOG_FORMAT = 1  # bump when the log's contents change, so older logs are rewritten
 VALIDITY = ("truncated", "repeating", "no_answer", "accuracy_answered", "chance", "truncated_output")
 CORE = {"id", "prompt", "target", "output", "extracted", "score", "n_prompt_tokens", "n_new_tokens"}
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _json_safe(value: Any) -> Any:
@@ -224,7 +221,7 @@ def write_run_logs(root: str | Path) -> list[Path]:
     for source in sources(root):
         path = log_path(root, source)
         rel = path.relative_to(out_dir).as_posix()
-        key = {"source": source.relative_to(root).as_posix(), "sha256": _sha256(source), "format": LOG_FORMAT}
+        key = {"source": source.relative_to(root).as_posix(), "sha256": file_sha256(source), "format": LOG_FORMAT}
         if index.get(rel) != key or not path.exists():
             make = pairs_log if source.name == "pairs.jsonl" else eval_log
             tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")

@@ -14,7 +14,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from harness.methods import BASELINE
+from groundfloor.methods import BASELINE
 from reports.html import Section
 from reports.load import Run
 from reports.tables import fmt_ci, fmt_discordant, fmt_gain, fmt_p

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.errors import UserError
-from harness.results import read_results
-from harness.rundir import RunDir
+from groundfloor.errors import UserError
+from groundfloor.results import read_results
+from groundfloor.rundir import RunDir
 from reports.tables import fill_lineage
 
 

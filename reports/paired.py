@@ -4,7 +4,7 @@ Pairing is on item ids found in both samples.jsonl files. 0/1 scores get Newcomb
 exact McNemar p-value and the discordant counts (improved 0 → 1, broken 1 → 0); graded scores a paired
 bootstrap CI and p-value. When the `user` field repeats (several items per user), the bootstrap resamples
 whole users and its p-value replaces McNemar (whose items-are-independent assumption no longer holds).
-`ci_method` names what produced each CI (`harness.stats.paired_interval`). Without samples, the gain falls
+`ci_method` names what produced each CI (`groundfloor.stats.paired_interval`). Without samples, the gain falls
 back to an unpaired normal approximation from the two CIs.
 """
 
@@ -15,8 +15,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from harness.methods import BASELINE
-from harness.stats import paired_interval
+from groundfloor.methods import BASELINE
+from groundfloor.stats import paired_interval
 from reports.load import Run, read_samples
 from reports.tables import fill_lineage
 

@@ -2,7 +2,7 @@
 
 Every round measures PMI on the same prompts x and counterfactuals x' (the plan sets them aside once), with
 the round's own answers y, so a round is paired with round 0 prompt by prompt: the change is the mean over
-shared prompts of PMI_k(x) − PMI_0(x), with a paired bootstrap CI and p-value (`harness.stats.paired_interval`),
+shared prompts of PMI_k(x) − PMI_0(x), with a paired bootstrap CI and p-value (`groundfloor.stats.paired_interval`),
 for the summed PMI (nats) and the PMI per response token (nats per token). Rounds whose diagnostics.json
 predates the per-prompt records are left out (their rows only have the two unpaired CIs).
 """
@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness.methods import BASELINE
-from harness.rundir import RunDir
-from harness.stats import paired_interval
+from groundfloor.methods import BASELINE
+from groundfloor.rundir import RunDir
+from groundfloor.stats import paired_interval
 from reports.load import Run
 from reports.tables import fmt_gain, fmt_p
 

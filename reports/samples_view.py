@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.methods import BASELINE
+from groundfloor.methods import BASELINE
+from groundfloor.rundir import read_jsonl
 from reports.html import Section
-from harness.rundir import read_jsonl
 from reports.load import Run
 
 OUTPUT_CHARS = 500  # an output shown in a table is cut to this many characters
@@ -122,7 +122,7 @@ def _pair_rows(run: Run, path: Path, names: dict[str, str]) -> list[dict]:
 
 def example_pairs(runs: list[Run]) -> Section | None:
     """A few pairs per model, method, round and task from every run's pairs.jsonl files."""
-    from harness.rundir import RunDir
+    from groundfloor.rundir import RunDir
 
     rows = []
     for run in runs:

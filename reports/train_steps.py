@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from harness.rundir import RunDir, read_jsonl  # noqa: E402
+from groundfloor.rundir import RunDir, read_jsonl  # noqa: E402
 from reports.figures import save_grid, style_panel  # noqa: E402
 from reports.load import Run  # noqa: E402
 

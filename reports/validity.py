@@ -9,7 +9,7 @@ import math
 
 import pandas as pd
 
-from harness.methods import BASELINE
+from groundfloor.methods import BASELINE
 from reports.tables import fmt_ci, main_metrics
 
 RATES = ("no_answer_rate", "truncated_rate", "repeating_rate")

@@ -1,4 +1,4 @@
-"""Tasks: one small module per task, plus the base class and the registry."""
+"""Tasks: one module per task (a Task subclass or a `@task` function, tasks/define.py), the base class, the registry."""
 
 from tasks.base import DataSplit, GenerationSettings, Item, Score, Task
 

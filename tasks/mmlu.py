@@ -12,7 +12,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from harness.records import MetricCI
+from groundfloor.records import MetricCI
 from tasks.base import Item, Score
 from tasks.loglik import LETTERS, MC_METRICS
 from tasks.mcq import McTask

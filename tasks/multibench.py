@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from harness.errors import UserError
+from groundfloor.errors import UserError
 from tasks.base import GenerationSettings, Item, Score
 from tasks.judge import AUTHORS_JUDGE, AUTHORS_JUDGE_ALT
 from tasks.personal import PersonalOptions, PersonalTask

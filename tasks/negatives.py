@@ -26,7 +26,7 @@ from collections import defaultdict
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from harness.backends.base import Backend, GenParams
+from groundfloor.backends.base import Backend, GenParams
 
 if TYPE_CHECKING:
     from tasks.base import Item, Task

@@ -29,8 +29,8 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from harness.errors import UserError
-from harness.records import MetricCI
+from groundfloor.errors import UserError
+from groundfloor.records import MetricCI
 from tasks.base import GenerationSettings, Item, Score, Task
 from tasks.judge import AUTHORS_JUDGE, AUTHORS_JUDGE_ALT, Judge, load_judge
 from tasks.loglik import LETTERS, argmax

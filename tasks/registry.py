@@ -17,9 +17,9 @@ import sys
 from importlib.metadata import entry_points
 from pathlib import Path
 
-from harness.errors import UserError, unknown
-from harness.rundir import validate_id
-from tasks.base import Task
+from groundfloor.errors import UserError, closest, unknown
+from groundfloor.rundir import validate_id
+from tasks.base import PARTIAL_RULES, Task
 
 BUILTIN_MODULES = ("tasks.gsm8k", "tasks.svamp", "tasks.math500", "tasks.arc", "tasks.mmlu", "tasks.csqa",
                    "tasks.profiles", "tasks.prism", "tasks.community_alignment", "tasks.multibench")
@@ -38,6 +38,24 @@ def _task_classes(module) -> list[type[Task]]:
             raise UserError(f"{where}: task class {cls.__name__} (id '{cls.id}') does not define {missing}, "
                             "which every task must")
     return [c for c in classes if not inspect.isabstract(c)]
+
+
+def declared_names(cls: type[Task]) -> dict[str, tuple[str, list[str]]]:
+    """The registry names a task class declares: attribute -> (value, the valid names)."""
+    from tasks.negatives import NEGATIVES
+
+    return {"default_negative": (cls.default_negative, sorted(NEGATIVES)),
+            "partial_rule": (cls.partial_rule, list(PARTIAL_RULES))}
+
+
+def check_names(cls: type[Task], origin: str) -> None:
+    """Refuse a task class whose declared registry names are not known ones (a typo fails when it is loaded)."""
+    for attr, (value, valid) in declared_names(cls).items():
+        if value not in valid:
+            hint = closest(value, valid) if isinstance(value, str) else None
+            tip = f"did you mean '{hint}'? " if hint else ""
+            raise UserError(f"{origin}: task '{cls.id}' sets {attr} = {value!r}, which is not known; "
+                            f"{tip}(choices: {', '.join(valid)})")
 
 
 def _load_file(path: Path):
@@ -107,6 +125,7 @@ class TaskRegistry:
             validate_id(cls.id)  # ids become folder names in run folders
         except UserError as e:
             raise UserError(f"{origin}: {e}") from None
+        check_names(cls, origin)
         if cls.id in self._classes and self._classes[cls.id] is not cls:
             raise UserError(f"task id '{cls.id}' from {origin} collides with the one from {self._origin[cls.id]}")
         self._classes[cls.id] = cls

@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from harness.errors import UserError
+from groundfloor.errors import UserError
 from tasks.base import GenerationSettings, Item, Score
 
 Pairs = list[tuple[str, str]]

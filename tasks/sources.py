@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, Literal
 
 from tasks.base import Item, prompt_hash
@@ -182,3 +183,18 @@ def drop_overlap(evals: list[Item], train: list[Item], key: Key = "question") ->
     """The train items whose prompt hash is not also an evaluation prompt's (some splits share a few)."""
     seen = {item_key(it, key) for it in evals}
     return [it for it in train if item_key(it, key) not in seen]
+
+
+def jsonl_source(path: str | Path, question: str = "question", target: str = "answer", split: str = "split",
+                 context: str | None = None) -> Source:
+    """A local JSONL file as a task's data: rows whose `split` field is "eval" are evaluated, "train" rows are
+    MIPO train prompts; items take the row's `id` (else its line number), `question`, `target` and `context`."""
+    ref = Local(str(path))
+
+    def items_of(which: str) -> Callable[[list[dict]], list[Item]]:
+        return lambda rows: [Item(str(r.get("id", i)), r[question], r.get(target),
+                                  context=r.get(context) if context else None)
+                             for i, r in enumerate(rows) if r[split] == which]
+
+    return Source("local", eval=Part((ref,), items_of("eval")), train=Part((ref,), items_of("train")),
+                  note=f"the '{split}' field of each line")

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from tiny_model import build_tiny_model  # noqa: E402
-
-from harness.library_bars import BAR_SWITCHES  # noqa: E402
+from groundfloor.library_bars import BAR_SWITCHES
+from tests.helpers.tiny_model import build_tiny_model
 
 # engine: auto means hf in tests (set before any fixture, module-scoped ones included); the vLLM tests
 # ask for the engine by name

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from groundfloor.methods import BASELINE
+from groundfloor.rundir import slug
 from harness.config import SuiteConfig, parse_suite
-from harness.methods import BASELINE
 from harness.overrides import apply_overrides
-from harness.rundir import slug
 
 
 def default_eval_out(model: str) -> Path:

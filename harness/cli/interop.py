@@ -7,9 +7,9 @@ from typing import Optional
 
 import typer
 
+from groundfloor.errors import UserError
+from groundfloor.limits import MAX_BATCH, MAX_ITEMS, MAX_SEED
 from harness.cli.options import INCLUDE, OFFLINE, out_option, path_option
-from harness.errors import UserError
-from harness.limits import MAX_BATCH, MAX_ITEMS, MAX_SEED
 
 export_app = typer.Typer(no_args_is_help=True,
                          help="Export tasks to lm-eval or inspect-ai with the same items, prompts and scoring.")
@@ -20,7 +20,7 @@ TASKS = typer.Option(..., help="Comma-separated task ids.")
 
 
 def _offline(offline: bool) -> bool:
-    from harness.cache import hub_reachable
+    from groundfloor.cache import hub_reachable
 
     return offline or not hub_reachable()
 
@@ -44,28 +44,20 @@ def score(
     No model is loaded unless --model is given; a task whose reading needs a second turn of the model then
     reports that stage as not run (per line and in the summary) instead of scoring those outputs.
     """
-    from harness.backends.base import GenParams
-    from harness.outpaths import check_in_file, check_out_file
-    from harness.evaluation.score import (aggregate, default_out, item_index, load_scoring_model, not_run,
+    from groundfloor.backends.base import GenParams
+    from groundfloor.outpaths import check_in_file, check_out_file
+    from harness.evaluation.score import (aggregate, default_out, item_index, not_run,
                                           read_predictions, score_rows, write_scored)
     from tasks.registry import TaskRegistry
 
     t = TaskRegistry(include).get(task)  # an unknown task is named first; nothing is read or written yet
-    if device not in ("cpu", "cuda", "auto"):
-        raise UserError(f"--device must be cpu, cuda or auto, not '{device}'")
-    if adapter is not None and not model:
-        raise UserError("--adapter needs --model (the base model the adapter was trained on)")
-    if adapter is not None and not Path(adapter).expanduser().is_dir():
-        raise UserError(f"--adapter {adapter}: not a folder")
+    _check_model_options(device, model, adapter)
     check_in_file(predictions, "predictions file")
     target = check_out_file(out, "--out") if out else check_out_file(default_out(predictions), "scored file")
     preds = read_predictions(predictions)
     index = item_index(t, _offline(offline))
     stage = t.scorer.stage
-    backend = (load_scoring_model(model, device, adapter=str(Path(adapter).expanduser()) if adapter else None,
-                                  log=typer.echo) if model and stage is not None else None)
-    if model and stage is None:
-        typer.echo(f"note: task {t.id} has no model stage; --model is not used")
+    backend = _scoring_model(t.id, stage, model, device, adapter)
     try:
         scored = score_rows(t, preds, index, backend, GenParams(batch_size=batch_size, seed=seed))
     finally:
@@ -79,15 +71,41 @@ def score(
     for metric, m in aggregate(t, scored).items():
         typer.echo(f"{t.id} {metric}: {m['value']:.4f} [{m['ci_low']:.4f}, {m['ci_high']:.4f}] n={m['n']}")
     if backend is not None:
-        asked = sum(1 for r in scored if f"{stage.name}_reply" in r)
-        typer.echo(f"{stage.name} stage: {asked} of {len(scored)} outputs asked with {model} (seed {seed})")
+        _say_stage(stage.name, scored, model, seed)
     typer.echo(f"scored: {target}")
+
+
+def _scoring_model(task_id: str, stage, model: str | None, device: str, adapter: Path | None):
+    """The model that runs the task's model stage (None: no --model, or a task without a stage)."""
+    from harness.evaluation.score import load_scoring_model
+
+    if model and stage is None:
+        typer.echo(f"note: task {task_id} has no model stage; --model is not used")
+    if not model or stage is None:
+        return None
+    return load_scoring_model(model, device, adapter=str(Path(adapter).expanduser()) if adapter else None,
+                              log=typer.echo)
+
+
+def _say_stage(stage: str, scored: list[dict], model: str | None, seed: int) -> None:
+    asked = sum(1 for r in scored if f"{stage}_reply" in r)
+    typer.echo(f"{stage} stage: {asked} of {len(scored)} outputs asked with {model} (seed {seed})")
+
+
+def _check_model_options(device: str, model: str | None, adapter: Path | None) -> None:
+    """`score`'s --device / --adapter, checked before anything is read."""
+    if device not in ("cpu", "cuda", "auto"):
+        raise UserError(f"--device must be cpu, cuda or auto, not '{device}'")
+    if adapter is not None and not model:
+        raise UserError("--adapter needs --model (the base model the adapter was trained on)")
+    if adapter is not None and not Path(adapter).expanduser().is_dir():
+        raise UserError(f"--adapter {adapter}: not a folder")
 
 
 def _plan(tasks: str, out: Path, include: list[Path], limit: int | None, offline: bool):
     """The export's folder checked, then the comma-separated tasks planned (items, prompts, scoring)."""
+    from groundfloor.outpaths import check_out_dir
     from harness.evaluation.export.common import plan_exports
-    from harness.outpaths import check_out_dir
 
     check_out_dir(out)
     return plan_exports([t.strip() for t in tasks.split(",") if t.strip()], include, limit, _offline(offline))

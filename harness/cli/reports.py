@@ -8,8 +8,8 @@ from typing import Optional
 
 import typer
 
+from groundfloor.output import JSON_HELP, Column, emit
 from harness.cli.options import out_option, path_option
-from harness.output import JSON_HELP, Column, emit
 
 
 def report(
@@ -17,8 +17,8 @@ def report(
     out: Optional[Path] = out_option(None, help="Report folder (default: <first run>/report)."),
 ) -> None:
     """Build tables, figures and HTML from results.csv (no model is loaded)."""
-    from harness.outpaths import check_out_dir, check_run_folder
-    from harness.rundir import staged_folder
+    from groundfloor.outpaths import check_out_dir, check_run_folder
+    from groundfloor.rundir import staged_folder
     from reports.build import build_report
 
     for r in runs:
@@ -37,7 +37,7 @@ def compare(
 ) -> None:
     """Paired comparison (B − A) per model, method and task on the item ids both runs evaluated; for 0/1 scores
     also the items improved (0 → 1) and broken (1 → 0)."""
-    from harness.outpaths import check_not_a_run_file, check_out_file, check_run_folder
+    from groundfloor.outpaths import check_not_a_run_file, check_out_file, check_run_folder
     from reports.compare import compare_runs
     from reports.tables import fmt_discordant, fmt_gain, fmt_p
 
@@ -62,7 +62,7 @@ def compare(
                 Column("test", "test"), Column("ci", "CI method")]
         emit(records, cols, title=f"{run_b} − {run_a} (paired on shared item ids; 95% CI)")
     if csv:
-        from harness.rundir import atomic_write_text
+        from groundfloor.rundir import atomic_write_text
 
         atomic_write_text(csv, df.to_csv(index=False))
 
@@ -79,7 +79,7 @@ def view(
     import subprocess
     import sys
 
-    from harness.errors import UserError
+    from groundfloor.errors import UserError
     from reports.inspect_logs import LOG_DIR, view_command, write_run_logs
 
     if not run.is_dir():

@@ -12,6 +12,10 @@ from rich.console import Console
 from rich.text import Text
 from typer.core import TyperGroup
 
+from groundfloor.errors import RunFailure, UserError, one_line
+from groundfloor.library_bars import silence_library_bars
+from groundfloor.limits import MAX_ITEMS, MAX_SEED
+from groundfloor.outpaths import DEEPEST_IN_RUN, check_in_file, check_out_dir, check_out_of_runs
 from harness.cli.eval_suite import default_eval_out, eval_suite
 from harness.cli.interop import export_app, score
 from harness.cli.models import models_app
@@ -19,10 +23,6 @@ from harness.cli.options import INCLUDE, out_option
 from harness.cli.reports import compare, report, view
 from harness.cli.summary import JSON_HELP, print_rows, result_rows, say, stdout_to_stderr
 from harness.cli.tasks import tasks_app
-from harness.errors import RunFailure, UserError, one_line
-from harness.limits import MAX_ITEMS, MAX_SEED
-from harness.library_bars import silence_library_bars
-from harness.outpaths import DEEPEST_IN_RUN, check_in_file, check_out_dir, check_out_of_runs
 
 FIRST = ("run", "eval")  # listed first in --help: the quick start
 

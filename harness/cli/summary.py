@@ -17,7 +17,7 @@ from pathlib import Path
 
 import typer
 
-from harness.output import Column, emit
+from groundfloor.output import Column, emit
 
 JSON_HELP = "Print only the results rows as a JSON list on stdout (progress and log lines go to stderr)."
 
@@ -34,7 +34,7 @@ def _number(x) -> float | None:
 def result_rows(run: Path, seed: int | None = None) -> list[dict]:
     """The main-metric rows of `<run>/results.csv` (eval rows: round 0, then each method's trained rounds);
     [] without the file."""
-    from harness.results import read_results
+    from groundfloor.results import read_results
     from reports.tables import main_metrics
 
     path = Path(run) / "results.csv"

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import typer
 
+from groundfloor.errors import UserError
+from groundfloor.output import JSON_HELP, Column, emit, emit_json
 from harness.cli.options import INCLUDE, OFFLINE
-from harness.errors import UserError
-from harness.output import JSON_HELP, Column, emit, emit_json
 
 tasks_app = typer.Typer(no_args_is_help=True, help="Tasks: list, show their protocol, validate a user task.")
 

@@ -15,12 +15,13 @@ from __future__ import annotations
 import json
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
-from harness.backends.base import Backend, GenParams, Generation
-from harness.rundir import append_jsonl, atomic_write_json, atomic_write_text, read_jsonl
-from harness.records import EvalResult, MetricCI
+from groundfloor.backends.base import Backend, Generation, GenParams
+from groundfloor.records import EvalResult, MetricCI, RoundHeader
+from groundfloor.rundir import append_jsonl, atomic_write_json, atomic_write_text, read_jsonl
 from tasks.base import Item, Task
 
 MAX_OUTPUT_CHARS = 20_000  # an enormous output is truncated before scoring and storage
@@ -95,7 +96,7 @@ def follow_ups(backend: Backend, task: Task, entries: list[tuple[Item, str]], pa
 
     Returns entry index -> the saved stage columns (`<name>_prompt`, `<name>_reply`, `<name>_seed`,
     `<name>_n_new_tokens`, `<name>_truncated`); entries that need no follow-up are absent. The call uses the
-    evaluation's seed: each request's sample is seeded from it and its own prompt (harness/backends/sampling.py),
+    evaluation's seed: each request's sample is seeded from it and its own prompt (groundfloor/backends/sampling.py),
     so a reply does not depend on which other outputs needed one.
     """
     fparams = stage_params(task, params)
@@ -200,13 +201,14 @@ def _evaluate_loglik(backend: Backend, task: Task, todo: list[Item], requests: l
 
 
 def evaluate_task(backend: Backend, task: Task, items: list[Item], params: GenParams, out_dir: Path,
-                  header: dict, on_item: Callable[[], None] | None = None,
+                  header: RoundHeader | Mapping[str, Any] | None = None, on_item: Callable[[], None] | None = None,
                   also: list[list[dict[str, str]]] | None = None,
                   log: Callable[[str], None] | None = None) -> EvalResult:
-    """Evaluate `items`, skipping ids already in samples.jsonl; writes samples.jsonl and metrics.json.
+    """Evaluate `items`, skipping ids already in samples.jsonl; writes samples.jsonl and metrics.json, which opens
+    with the round's `header` (a plain mapping, as tests and benchmarks pass, is written as given).
 
     `also`: extra prompts (the round's diagnostics) answered in the same generation call, so they fill the
-    evaluation's batches; their texts are returned under "also" (None when the task is scored by
+    evaluation's batches; their texts are returned as `also` (None when the task is scored by
     log-likelihood or nothing was left to evaluate: the caller generates them itself). The scorer's model stage,
     if any, is asked after the generation (`answer_follow_ups`; `log` announces it).
     """
@@ -242,17 +244,24 @@ def evaluate_task(backend: Backend, task: Task, items: list[Item], params: GenPa
         also_texts = [g.text for g in gens[len(todo):]] if also else None
     answer_follow_ups(backend, task, items, done, params, samples, log)
     rows = [done[it.id] for it in items]
+    metrics = metrics_record(task, header, rows, params, round(time.perf_counter() - t0, 2))
+    atomic_write_json(metrics_path, metrics)
+    return EvalResult(metrics, also_texts)
+
+
+def metrics_record(task: Task, header: RoundHeader | Mapping[str, Any] | None, rows: list[dict], params: GenParams,
+                   seconds: float) -> dict:
+    """metrics.json: the round's header, the task, its decoding and scoring, and the summary of `rows`."""
+    head = header.head("eval", task.id) if isinstance(header, RoundHeader) else \
+        {**(header or {}), "kind": "eval", "task": task.id}
     metrics = {
-        **header, "kind": "eval", "task": task.id, "family_task": task.family, "n": len(rows),
+        **head, "family_task": task.family, "n": len(rows),
         "generation": params.to_dict(), "scoring": task.scorer.name, "main_metric": task.metric,
-        "seconds": round(time.perf_counter() - t0, 2),
-        "metrics": summarize(task, rows, seed=params.seed),
+        "seconds": seconds, "metrics": summarize(task, rows, seed=params.seed),
     }
     fparams = stage_params(task, params)
     if fparams is not None:
         name = task.scorer.stage.name  # type: ignore[union-attr]
         metrics["model_stage"] = {"name": name, "generation": fparams.to_dict(),
                                   "asked": sum(1 for r in rows if f"{name}_reply" in r)}
-    atomic_write_json(metrics_path, metrics)
-    return EvalResult(metrics, also_texts)
-
+    return metrics

@@ -4,9 +4,7 @@
   base classes (e.g. svamp = tasks/svamp.py + tasks/gsm8k.py); recorded per task in manifest.json.
 - `resume_problems(old, new)`: what differs between a run's manifest and now (data source, task code,
   harness version), each named; `harness.run.manifest.check_resume` refuses the resume with them.
-- `EvalPrompts` / `check_round_prompts`: every pair a round trains on is checked, by prompt hash,
-  against every prompt the run evaluates (all tasks, whole evaluation pools): the item's profile +
-  question, and the rendered prompt text. An overlap stops the round before training.
+- `collect_round_checks(root)`: every round's recorded train/eval check (tasks/disjoint.py makes it).
 """
 
 from __future__ import annotations
@@ -14,12 +12,10 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tasks.base import Task, prompt_hash
-from tasks.sources import item_key
+from tasks.base import Task
 
 CHECK_METHOD = ("sha256 (first 16 hex) of the normalised profile + question of each pair's item and of the "
                 "pair's rendered prompt, against those of every item in every task's evaluation pool")
@@ -73,46 +69,6 @@ def resume_problems(old: dict, tasks_now: dict[str, dict], version_now: str) -> 
     return problems
 
 
-@dataclass
-class EvalPrompts:
-    """Hashes of every prompt a run evaluates: item keys (profile + question) and rendered prompt texts."""
-
-    items: dict[str, str] = field(default_factory=dict)  # hash -> "task:item id"
-    texts: dict[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def of(cls, plans: list) -> "EvalPrompts":
-        index = cls()
-        for plan in plans:
-            for it in plan.split.eval_items:
-                where = f"{plan.task.id}:{it.id}"
-                index.items.setdefault(item_key(it, "context+question"), where)
-                index.texts.setdefault(prompt_hash(plan.task.messages(it)[-1]["content"]), where)
-        return index
-
-
-def check_round_prompts(pairs: list[dict], plans: list, index: EvalPrompts) -> dict[str, Any]:
-    """Check that no pair's prompt is an evaluated prompt, and that every pair comes from its task's train pool."""
-    pools = {p.task.id: {it.id: it for it in p.train_pool + p.diag_items} for p in plans}
-    overlap, unknown = [], []
-    for pair in pairs:
-        item = pools.get(pair["task"], {}).get(pair["prompt_id"])
-        if item is None:
-            unknown.append(f"{pair['task']}:{pair['prompt_id']}")
-        hit = index.items.get(item_key(item, "context+question")) if item is not None else None
-        hit = hit or index.texts.get(prompt_hash(pair["prompt"]))
-        if hit:
-            overlap.append(f"{pair['task']}:{pair['prompt_id']} = evaluated {hit}")
-    problem = None
-    if overlap:
-        problem = f"{len(overlap)} train prompt(s) are evaluated prompts (first: {overlap[0]})"
-    elif unknown:
-        problem = f"{len(unknown)} pair(s) come from outside their task's train pool (first: {unknown[0]})"
-    return {"pairs": len(pairs), "prompts": len({(p["task"], p["prompt_id"]) for p in pairs}),
-            "eval_prompts": len(index.items), "overlap": len(overlap), "outside_train_pool": len(unknown),
-            "examples": (overlap or unknown)[:5], "ok": problem is None, "problem": problem, "method": CHECK_METHOD}
-
-
 def collect_round_checks(root: Path) -> dict[str, Any]:
     """Every round's recorded train/eval check (pairs_stats.json `eval_overlap`) under a run folder."""
     rounds = []
@@ -127,9 +83,3 @@ def collect_round_checks(root: Path) -> dict[str, Any]:
     return {"rounds_checked": sum(1 for r in rounds if r["ok"] is not None),
             "pairs_checked": sum(r.get("pairs", 0) for r in rounds),
             "ok": all(r["ok"] for r in rounds), "method": CHECK_METHOD, "rounds": rounds}
-
-
-def round_check(pairs: list[dict], plans: list) -> dict[str, Any]:
-    """`check_round_prompts` against the run's evaluated prompts (every task's, linked by the runner)."""
-    index = next((p.run_eval_prompts for p in plans if getattr(p, "run_eval_prompts", None)), None)
-    return check_round_prompts(pairs, plans, index or EvalPrompts.of(plans))

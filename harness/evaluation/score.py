@@ -21,11 +21,11 @@ import math
 from pathlib import Path
 from typing import Any
 
-from harness.backends.base import Backend, GenParams
-from harness.errors import UserError
+from groundfloor.backends.base import Backend, GenParams
+from groundfloor.errors import UserError
+from groundfloor.records import MetricCI
+from groundfloor.rundir import atomic_write_text
 from harness.evaluation.evaluate import MAX_OUTPUT_CHARS, follow_ups, summarize
-from harness.rundir import atomic_write_text
-from harness.records import MetricCI
 from tasks.base import Item, Score, Task
 
 
@@ -146,9 +146,9 @@ def load_scoring_model(model_id: str, device: str = "auto", adapter: str | None 
     """The model under test for a model stage, chosen as a run chooses it: alias, local folder or hub id (with a
     trained round's LoRA `adapter` on top); the device's engine (vLLM where installed, else transformers) and
     dtype."""
-    from harness.backends.select import load_backend, resolve_engine
-    from harness.devices import resolve_device, resolve_dtype
-    from harness.models import resolve_model
+    from groundfloor.backends.select import load_backend, resolve_engine
+    from groundfloor.devices import resolve_device, resolve_dtype
+    from groundfloor.models import resolve_model
 
     dev = resolve_device(device)
     resolved = resolve_model(model_id, log=log)

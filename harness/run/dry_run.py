@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from harness.backends.base import GenParams
+from groundfloor.backends.base import GenParams
+from groundfloor.methods import trained
+from groundfloor.models.resolve import check_model_id
 from harness.config import SuiteConfig, TaskSpec
-from harness.evaluation.plan import TaskPlan, merge_generation
-from harness.methods import trained
 from harness.run.gpu_plan import gpu_estimate
-from harness.models.resolve import check_model_id
 from harness.run.steps import Step
 from mipo.rounds import lineages, prompts_per_task
 from tasks.base import DataSource, DataSplit, Task
 from tasks.loader import summary as data_summary
+from tasks.plan import TaskPlan, merge_generation
 
 
 def unfetched_plan(task: Task, spec: TaskSpec, cfg: SuiteConfig, why: str) -> TaskPlan:
@@ -47,7 +47,7 @@ def model_source(model_id: str, source: str = "auto") -> str:
     """Where a model would come from, checked without downloading or loading it."""
     kind = check_model_id(model_id)
     if kind == "alias":
-        from harness.models.online import describe
+        from groundfloor.models.online import describe
 
         return f"built-in alias: {describe(model_id, source)}"
     return {"local": "local folder", "hub": "hub id"}[kind]

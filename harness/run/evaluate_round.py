@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
 
-from harness.backends.base import Backend, GenParams
-from harness.backends.hf import HFBackend
-from harness.backends.select import fp32_scorer
+from groundfloor.backends.base import Backend, GenParams
+from groundfloor.backends.hf import HFBackend
+from groundfloor.backends.select import fp32_scorer
+from groundfloor.policy import Policy
+from groundfloor.progress import RunUI
+from groundfloor.records import RoundHeader
+from groundfloor.rundir import atomic_write_json
 from harness.config import SuiteConfig
+from harness.evaluation import diagnostics
 from harness.evaluation.evaluate import evaluate_task
 from harness.evaluation.lmeval.run import LmEvalSetup, evaluate_lm_task
-from harness.evaluation.plan import TaskPlan
-from harness.progress import RunUI
-from harness.rundir import atomic_write_json
-from mipo import diagnostics
-from mipo.train import Policy
+from tasks.plan import TaskPlan
 
 
 @dataclass
@@ -26,7 +27,7 @@ class RoundEval:
     """What to evaluate: the plans of the pending tasks and diagnostics, where, and under which header;
     the pending lm-eval tasks and their folder (`lm_folder`/tasks/lm_eval/<name>)."""
 
-    header: dict
+    header: RoundHeader
     folder: Path
     pending: list[TaskPlan]
     diag_pending: list[TaskPlan]
@@ -43,11 +44,11 @@ def _answers(backend: Backend, ev: RoundEval, ui: RunUI) -> dict[str, list[str]]
     diag_ids = {p.task.id for p in ev.diag_pending}
     outputs: dict[str, list[str]] = {}
     for plan in ev.pending:
-        with ui.stage(f"{h['model']} r{h['round']} {h['method']} {plan.task.id}: evaluating",
+        with ui.stage(f"{h.model} r{h.round} {h.method} {plan.task.id}: evaluating",
                       total=len(plan.eval_items)) as stage:
             also = [plan.task.train_messages(it) for it in plan.diag_items] if plan.task.id in diag_ids else None
             got = evaluate_task(backend, plan.task, plan.eval_items, plan.gen, ev.folder / "tasks" / plan.task.id,
-                                {**h, "partial": plan.partial}, on_item=stage.advance, also=also, log=ui.log)
+                                replace(h, partial=plan.partial), on_item=stage.advance, also=also, log=ui.log)
         if got.also is not None:
             outputs[plan.task.id] = got.also
     return outputs
@@ -73,12 +74,12 @@ def _lm_eval(backend: Backend, ev: RoundEval, ui: RunUI) -> None:
     """The pending lm-eval tasks on the same backend (the round's policy: no second model load)."""
     h = ev.header
     for name in ev.lm_pending if ev.lm_setup is not None and ev.lm_folder is not None else []:
-        with ui.stage(f"{h['model']} r{h['round']} {h['method']} lm_eval/{name}: evaluating"):
+        with ui.stage(f"{h.model} r{h.round} {h.method} lm_eval/{name}: evaluating"):
             rec = evaluate_lm_task(backend, ev.lm_setup, name,
                                    GenParams(batch_size=ev.lm_setup.batch_size, seed=ev.seed),
                                    ev.lm_folder / "tasks" / "lm_eval" / name,
-                                   {**h, "partial": ev.lm_setup.partial})
-        ui.log(f"{h['model']} r{h['round']} lm_eval/{name}: {rec['main_metric']} = "
+                                   replace(h, partial=ev.lm_setup.partial).fields())
+        ui.log(f"{h.model} r{h.round} lm_eval/{name}: {rec['main_metric']} = "
                f"{rec['metrics'].get(rec['main_metric'], {}).get('value')} (n={rec['n']}, {rec['seconds']} s)")
 
 
@@ -92,19 +93,18 @@ def evaluate_round(load: Callable[[Policy], Backend], policy: Policy, ev: RoundE
         outputs = _answers(backend, ev, ui)
         _lm_eval(backend, ev, ui)
         for plan in ev.diag_pending:
-            log(f"{h['model']} r{h['round']}: diagnostics on {len(plan.diag_items)} held-out {plan.task.id} "
+            log(f"{h.model} r{h.round}: diagnostics on {len(plan.diag_items)} held-out {plan.task.id} "
                 "train prompts")
             if plan.task.id not in outputs:
                 outputs[plan.task.id] = diagnostics.responses(backend, plan.task, plan.diag_items, plan.gen)
         if ev.diag_pending:
             backend = fp32_scorer(backend, lambda: HFBackend.load(  # score log-probs in fp32
-                policy.base, device=ev.device, dtype=torch.float32, adapter=policy.adapter, name=h["model"]))
+                policy.base, device=ev.device, dtype=torch.float32, adapter=policy.adapter, name=h.model))
         for plan in ev.diag_pending:
             metrics, per_prompt = diagnostics.measure_prompts(backend, plan.task, plan.diag_items,
                                                               outputs[plan.task.id], seed=ev.seed,
                                                               negative=plan.negative)
             atomic_write_json(ev.folder / "diagnostics" / plan.task.id / "diagnostics.json",
-                              {**h, "kind": "diagnostic", "task": plan.task.id, "metrics": metrics,
-                               "per_prompt": per_prompt})
+                              {**h.head("diagnostic", plan.task.id), "metrics": metrics, "per_prompt": per_prompt})
     finally:
         backend.close()

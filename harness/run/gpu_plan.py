@@ -19,10 +19,10 @@ import os
 import re
 
 from harness.config import SuiteConfig
-from harness.evaluation.plan import TaskPlan
-from harness.methods import METHODS
 from harness.run.steps import Evaluate, Step, Train
 from mipo.rounds import prompts_per_task
+from mipo.trainers import trainer_of
+from tasks.plan import TaskPlan
 
 DECODE_RATE = 20000.0  # new tokens/s x billions of parameters, batched vLLM on one H100-class GPU (assumed)
 TRAIN_FLOPS = 0.4 * 989e12  # FLOP/s: 40 % of an H100's dense bf16 rate (assumed)
@@ -59,7 +59,7 @@ def _evaluate(step: Evaluate, plans: dict[str, TaskPlan], p: float, cfg: SuiteCo
     tokens = sum(len(pl.eval_items) * pl.gen.max_new_tokens * 0.5 for pl in sel)
     calls = sum(_judge_calls(pl) for pl in sel)
     seconds = _gen_seconds(tokens, p, engine) + calls * JUDGE_CALL_S
-    share = float(os.environ.get("MIPO_BENCH_VLLM_GPU_UTIL", "0.85"))  # as harness/backends/vllm_backend.py
+    share = float(os.environ.get("MIPO_BENCH_VLLM_GPU_UTIL", "0.85"))  # as groundfloor/backends/vllm_backend.py
     memory = CARD_GIB * share if engine == "vllm" else 2 * p * 1.2
     if judge_b and any(_judged(pl) for pl in sel):
         memory += 2 * judge_b
@@ -68,20 +68,20 @@ def _evaluate(step: Evaluate, plans: dict[str, TaskPlan], p: float, cfg: SuiteCo
 
 def _train(step: Train, plans: dict[str, TaskPlan], p: float, cfg: SuiteConfig, engine: str,
            lora: bool) -> tuple[float, float]:
-    method = METHODS[step.key.method]
+    trainer = trainer_of(step.key.method)  # its sequences per example and FLOPs per token (mipo/trainers.py)
     seconds, memory = 0.0, (4 * p if lora else 18 * p) * 1.1
     for t in step.tasks:
         pl = plans[t]
         n = prompts_per_task(cfg, pl)
         prompt, answer = PROMPT_TOKENS.get(pl.task.family, 400), pl.train_gen.max_new_tokens * 0.5
-        if method.objective == "grpo":
-            seconds += _gen_seconds(4 * n * answer, p, "hf") + 8 * p * 1e9 * 4 * n * (prompt + answer) / TRAIN_FLOPS
+        k, f = trainer.sequences, trainer.flops_per_token
+        if trainer.rollouts:  # GRPO: k completions per prompt on the transformers engine
+            seconds += _gen_seconds(k * n * answer, p, "hf") + f * p * 1e9 * k * n * (prompt + answer) / TRAIN_FLOPS
             continue
-        generated = 2 if pl.negative == "context_drop" and method.objective == "dpo" else 1  # answers per prompt
+        # answers per prompt: a context_drop negative is a second answer where the rejected side is trained (DPO)
+        generated = 2 if pl.negative == "context_drop" and k == 2 else 1
         seconds += _gen_seconds(n * answer * generated, p, engine)
-        sides = 1 if method.objective == "sft" else 2  # sequences trained per pair
-        flops = (8 if method.objective == "sft" else 10) * p * 1e9 * n * sides * (prompt + answer)
-        seconds += flops / TRAIN_FLOPS
+        seconds += f * p * 1e9 * n * k * (prompt + answer) / TRAIN_FLOPS
     return seconds, memory
 
 

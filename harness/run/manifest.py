@@ -8,11 +8,11 @@ import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
 
+from groundfloor.errors import UserError
+from groundfloor.rundir import RunDir, atomic_write_json
 from harness import __version__
 from harness.config import SuiteConfig
-from harness.errors import UserError
 from harness.evaluation.provenance import collect_round_checks, resume_problems
-from harness.rundir import RunDir, atomic_write_json
 
 
 def versions() -> dict[str, str]:

@@ -13,32 +13,33 @@ from pathlib import Path
 
 from rich.console import Console
 
-from harness.backends.base import Backend
-from harness.backends.select import engine_label, load_backend, resolve_engine
+from groundfloor.backends.base import Backend
+from groundfloor.backends.select import engine_label, load_backend, resolve_engine
+from groundfloor.devices import resolve_device, resolve_dtype
+from groundfloor.errors import RunFailure, UserError
+from groundfloor.methods import BASELINE, trained
+from groundfloor.models import ResolvedModel, resolve_model
+from groundfloor.models.resolve import check_model_id
+from groundfloor.outpaths import DEEPEST_IN_RUN, check_out_dir
+from groundfloor.policy import Policy, finished_policy, run_relative_policy
+from groundfloor.progress import RunUI
+from groundfloor.records import RoundHeader, RoundKey
+from groundfloor.results import write_results
+from groundfloor.rundir import RunDir, RunLock, clean_stale_tmp, staged_folder
 from harness.config import SuiteConfig
-from harness.devices import resolve_device, resolve_dtype
-from harness.errors import RunFailure, UserError
-from harness.evaluation.plan import TaskPlan, link_eval_prompts, plan_task
-from harness.methods import BASELINE, trained
-from harness.models import ResolvedModel, resolve_model
-from harness.models.resolve import check_model_id
-from harness.outpaths import DEEPEST_IN_RUN, check_out_dir
-from harness.progress import RunUI
-from harness.records import RoundKey
-from harness.results import write_results
+from harness.evaluation.plan import link_eval_prompts, plan_task
 from harness.run import dry_run as plan_summary
 from harness.run.evaluate_round import RoundEval, evaluate_round, lm_eval_setup
 from harness.run.manifest import check_resume, read_manifest, suite_dump, write_manifest
 from harness.run.steps import Evaluate, Finish, Record, Resolve, Step, Train, build_plan
-from harness.rundir import RunDir, RunLock, clean_stale_tmp, staged_folder
 from mipo.batching import batch_problem, planned_world_size
 from mipo.precision import precision_problem
-from mipo.rounds import RoundInputs, finished_policy, run_relative_policy, run_round
+from mipo.rounds import RoundInputs, run_round
 from mipo.trackers import TensorBoardTracker, check_installed
-from mipo.train import Policy
 from tasks.hub import HubUnavailable
 from tasks.loader import hub_status
 from tasks.loader import summary as data_summary
+from tasks.plan import TaskPlan
 from tasks.registry import TaskRegistry
 
 
@@ -242,7 +243,7 @@ class SuiteRunner:
 
     def _load(self, model: str) -> Callable[[Policy], Backend]:
         dtype = self.session.models[model][1]
-        gen = self.cfg.generation  # vllm_args / vllm_reload: the engine pool's settings (harness/vllm_args.py)
+        gen = self.cfg.generation  # vllm_args / vllm_reload: the engine pool's settings (groundfloor/vllm_args.py)
         return lambda policy: load_backend(self.cfg.generation_engine(), policy.base, policy.adapter, self.device,
                                            dtype, model, gen.vllm_args, gen.vllm_reload, self.log)
 
@@ -258,13 +259,13 @@ class SuiteRunner:
     def _trained_on(self, key: RoundKey) -> list[str]:
         return list(self.session.plans) if key.lineage is None else [key.lineage]
 
-    def _header(self, key: RoundKey, transfer: bool = False) -> dict:
-        """The round's fields in every metrics file (and train_summary.json)."""
+    def _header(self, key: RoundKey, transfer: bool = False) -> RoundHeader:
+        """The round's identity in every metrics file (and train_summary.json)."""
         family = self.session.models[key.model][0].family
-        header = {"model": key.model, "family": family, "method": key.method, "round": key.round}
-        if key.round > 0:
-            header.update(scope=self.cfg.training.scope, trained_on="+".join(self._trained_on(key)))
-        return {**header, "transfer": True} if transfer else header
+        if key.round == 0:
+            return RoundHeader(key.model, family, key.method, key.round, transfer=transfer, lineage=key.lineage)
+        return RoundHeader(key.model, family, key.method, key.round, scope=self.cfg.training.scope,
+                           trained_on="+".join(self._trained_on(key)), transfer=transfer, lineage=key.lineage)
 
     def evaluate(self, step: Evaluate) -> None:
         s = self.session

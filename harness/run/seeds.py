@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+from groundfloor.outpaths import DEEPEST_IN_RUN, check_out_dir
 from harness.config import SuiteConfig
-from harness.outpaths import DEEPEST_IN_RUN, check_out_dir
 from harness.overrides import load_suite_with
 
 

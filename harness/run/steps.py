@@ -13,12 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, Union
 
+from groundfloor.methods import BASELINE, trained
+from groundfloor.records import RoundKey
+from groundfloor.rundir import RunDir
 from harness.config import SuiteConfig
-from harness.evaluation.plan import TaskPlan
-from harness.methods import BASELINE, trained
 from mipo.rounds import lineages
-from harness.records import RoundKey
-from harness.rundir import RunDir
+from tasks.plan import TaskPlan
 
 
 class Runner(Protocol):

@@ -2,8 +2,8 @@
 
 import torch
 
-from harness.backends.base import GenParams
-from harness.backends.hf import HFBackend
+from groundfloor.backends.base import GenParams
+from groundfloor.backends.hf import HFBackend
 
 
 def test_greedy_generation_independent_of_batch_size(tiny_model_dir):
@@ -43,7 +43,7 @@ def _hf_generate(backend, prompts, params):
 def test_continuous_batcher_matches_hf_generate(tiny_model_dir):
     """Rows stop at different steps, free slots are refilled and the shared system prompt is encoded once:
     the texts and token counts must still equal HF generate's, for every batch size."""
-    from harness.backends.batcher import common_prefix
+    from groundfloor.backends.batcher import common_prefix
 
     b = HFBackend.load(str(tiny_model_dir), dtype=torch.float32)
     assert b.batcher is not None
@@ -137,7 +137,7 @@ def test_sampler_filtering_equals_hf_warpers():
         TopPLogitsWarper,
     )
 
-    from harness.backends.sampling import Sampler
+    from groundfloor.backends.sampling import Sampler
 
     torch.manual_seed(0)
     logits = torch.randn(6, 300) * 3
@@ -157,7 +157,7 @@ def test_sampler_filtering_equals_hf_warpers():
 def test_loglik_batches_keep_logits_under_budget():
     """Long continuations get batches of their own: 8 rows of 1,025 kept positions on a 152k vocabulary
     would hold 5 GB of fp32 logits (the OOM of a 1.5B model's PMI diagnostic on 24 GB)."""
-    from harness.backends.hf import LOGITS_BUDGET_BYTES, logit_batches
+    from groundfloor.backends.hf import LOGITS_BUDGET_BYTES, logit_batches
 
     vocab = 151_936
     keep = [1025] * 4 + [40] * 20

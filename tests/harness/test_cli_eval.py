@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from reliability_helpers import run_cli
+from tests.helpers.reliability_helpers import run_cli
 
 
 def test_eval_command_round0_only(tiny_model_dir, tmp_path, monkeypatch, capsys):

@@ -6,16 +6,13 @@ import io
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from rich.console import Console
 
-from harness.models.aliases import ALIASES
-from harness.output import Column, emit, plain_text
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "reports"))
-from test_reports_synth import make_run  # noqa: E402
+from groundfloor.models.aliases import ALIASES
+from groundfloor.output import Column, emit, plain_text
+from tests.helpers.synthetic_runs import make_run
 
 CLI = [sys.executable, "-m", "harness.cli"]
 

@@ -7,8 +7,8 @@ import re
 import shutil
 
 from harness.cli.summary import stdout_to_stderr
-from harness.rundir import slug
-from reliability_helpers import run_cli, tiny_suite
+from groundfloor.rundir import slug
+from tests.helpers.reliability_helpers import run_cli, tiny_suite
 
 
 def _row(rows, task):

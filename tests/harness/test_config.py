@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from harness.config import load_suite, parse_suite
-from harness.errors import UserError
-from reliability_helpers import run_cli, tiny_suite
+from groundfloor.errors import UserError
+from tests.helpers.reliability_helpers import run_cli, tiny_suite
 
 
 def _error(tmp_path, text: str | bytes) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.backends.base import Generation
+from groundfloor.backends.base import Generation
 from harness.evaluation.evaluate import sample_row, summarize
 from tasks.arc import ArcChallenge
 from tasks.base import Item

@@ -1,7 +1,7 @@
 """docs/fidelity.md against suites/paper.yaml, and our prompts against the MIPO authors' own code.
 
 The table's ```yaml fidelity blocks give the paper's value of each setting (and any deviation that
-paper.yaml records); tests/fidelity_resolve.py computes what paper.yaml actually runs. The authors'
+paper.yaml records); tests/helpers/fidelity_resolve.py computes what paper.yaml actually runs. The authors'
 scripts live outside the repository (../shared/reference/mipo-authors/); the tests that read them are
 skipped where that folder is absent. Prompts are compared with the authors' by running their own
 prompt-building lines (cited below) on the same inputs.
@@ -17,7 +17,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from fidelity_resolve import ROOT, mismatches, table_entries
+from tests.helpers.fidelity_resolve import ROOT, mismatches, table_entries
 from harness.config import load_suite, load_yaml, parse_suite
 from tasks.arc import ArcChallenge
 from tasks.base import Item

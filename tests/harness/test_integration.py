@@ -4,7 +4,7 @@ import json
 
 import pandas as pd
 import pytest
-from reliability_helpers import run_suite_process
+from tests.helpers.reliability_helpers import run_suite_process
 
 SUITE = """
 name: micro

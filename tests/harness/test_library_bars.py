@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from harness.library_bars import BAR_SWITCHES, silence_library_bars
+from groundfloor.library_bars import BAR_SWITCHES, silence_library_bars
 
 
 class _Tty(io.StringIO):
@@ -31,7 +31,7 @@ def test_in_a_terminal_nothing_changes(monkeypatch):
 
 def test_a_piped_command_prints_no_carriage_return_bar():
     """A real tqdm bar, in a child whose stderr is a pipe, after the switch: no carriage return reaches it."""
-    code = ("from harness.library_bars import silence_library_bars; silence_library_bars(); "
+    code = ("from groundfloor.library_bars import silence_library_bars; silence_library_bars(); "
             "from tqdm.auto import tqdm; [None for _ in tqdm(range(50))]")
     env = {k: v for k, v in os.environ.items() if k not in BAR_SWITCHES}  # as a user's shell would have it
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120, env=env)  # bytes: \r kept

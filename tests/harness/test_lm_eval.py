@@ -7,14 +7,14 @@ import json
 
 import pandas as pd
 import pytest
-from lm_eval_fixtures import ROWS, write_tasks
+from tests.helpers.lm_eval_fixtures import ROWS, write_tasks
 
-from harness.backends.base import GenParams
+from groundfloor.backends.base import GenParams
 from harness.config import parse_suite
-from harness.errors import UserError
+from groundfloor.errors import UserError
 from harness.evaluation.lmeval.offline import offline_config
 from harness.evaluation.lmeval.run import LmEvalSetup, evaluate_lm_task
-from reliability_helpers import run_cli, tiny_suite
+from tests.helpers.reliability_helpers import run_cli, tiny_suite
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +28,7 @@ def _lm_eval_hf(model_dir, task_dir, name: str) -> dict[int, object]:
     from lm_eval.models.huggingface import HFLM
     from lm_eval.tasks import TaskManager
 
-    from harness.backends.hf import HFBackend
+    from groundfloor.backends.hf import HFBackend
 
     ref = HFBackend.load(str(model_dir))
     res = lm_eval.simple_evaluate(model=HFLM(pretrained=ref.model, tokenizer=ref.tokenizer, batch_size=4),
@@ -38,7 +38,7 @@ def _lm_eval_hf(model_dir, task_dir, name: str) -> dict[int, object]:
 
 
 def test_adapter_agrees_with_lm_eval_hf_item_by_item(tiny_model_dir, task_dir, tmp_path):
-    from harness.backends.hf import HFBackend
+    from groundfloor.backends.hf import HFBackend
 
     backend = HFBackend.load(str(tiny_model_dir))  # fp32, greedy
     setup = LmEvalSetup(("tiny_mc", "tiny_gen"), include_path=[str(task_dir)], include_defaults=False)

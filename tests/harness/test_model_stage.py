@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from harness.backends.base import GenParams
-from harness.backends.fake import FakeBackend
+from groundfloor.backends.base import GenParams
+from groundfloor.backends.fake import FakeBackend
 from harness.evaluation.evaluate import evaluate_task, follow_ups
 from tasks.base import Item
 from tasks.gsm8k import EXTRACTION_REQUEST, Gsm8k
@@ -50,7 +50,7 @@ def rows_of(folder) -> list[dict]:
 def test_follow_ups_are_one_seeded_call_and_saved_per_sample(tmp_path):
     backend = Recording(respond)
     params = GenParams(max_new_tokens=64, temperature=0.1, top_p=0.9, greedy=False, batch_size=5, seed=123)
-    got = evaluate_task(backend, Gsm8k(), ITEMS, params, tmp_path, header={})
+    got = evaluate_task(backend, Gsm8k(), ITEMS, params, tmp_path, header={}).record
     assert len(backend.log) == 2  # the evaluation's call, then one call for every follow-up
     asked, fparams = backend.log[1]
     assert len(asked) == 3  # \boxed, wrong number, no number; '####' needs none, an empty output has nothing to ask
@@ -90,7 +90,7 @@ def test_pending_follow_ups_are_asked_on_resume(tmp_path):
     pending = rows_of(tmp_path)
     assert len(pending) == 5 and pending[1]["extraction"] == "not_run" and pending[1]["score"] is None
     backend = Recording(respond)
-    got = evaluate_task(backend, Gsm8k(), ITEMS, GenParams(), tmp_path, header={})
+    got = evaluate_task(backend, Gsm8k(), ITEMS, GenParams(), tmp_path, header={}).record
     assert len(backend.log) == 1 and len(backend.log[0][0]) == 3  # the follow-ups only
     assert got["metrics"]["accuracy"]["value"] == pytest.approx(2 / 5)
     again = Recording(respond)
@@ -114,7 +114,7 @@ def test_svamp_asks_in_the_authors_svamp_wording():
 
 def test_follow_up_replies_do_not_depend_on_the_batch(tiny_model_dir):
     """Seeded like every other sample: an output's extraction reply is the same asked alone or among others."""
-    from harness.backends.hf import HFBackend
+    from groundfloor.backends.hf import HFBackend
 
     backend = HFBackend.load(str(tiny_model_dir))
     task = Gsm8k({"extraction_max_new_tokens": 24})  # the random tiny model rarely stops early

@@ -8,12 +8,12 @@ import shutil
 
 import pytest
 
-import harness.models.online as online
-import harness.models.resolve as resolve
-from harness.errors import UserError
-from harness.models.aliases import ALIASES
-from harness.models.resolve import ResolvedModel, resolve_model
-from reliability_helpers import run_cli, tiny_suite
+import groundfloor.models.online as online
+import groundfloor.models.resolve as resolve
+from groundfloor.errors import UserError
+from groundfloor.models.aliases import ALIASES
+from groundfloor.models.resolve import ResolvedModel, resolve_model
+from tests.helpers.reliability_helpers import run_cli, tiny_suite
 
 ALIAS = "smollm2-135m-instruct"
 COMMIT = "0123456789abcdef0123456789abcdef01234567"

@@ -10,9 +10,9 @@ import sys
 
 import pytest
 
-from harness.errors import UserError
+from groundfloor.errors import UserError
 from harness.overrides import apply_overrides, load_suite_with, parse_assignment
-from reliability_helpers import run_cli, tiny_suite
+from tests.helpers.reliability_helpers import run_cli, tiny_suite
 
 SUITE = """
 name: s

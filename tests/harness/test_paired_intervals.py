@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from harness.stats import mean_interval, newcombe10, paired_interval, wilson_ci
+from groundfloor.stats import mean_interval, newcombe10, paired_interval, wilson_ci
 
 
 def test_newcombe10_published_example_with_negative_phi():

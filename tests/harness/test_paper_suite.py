@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from harness.config import load_suite, parse_suite
-from harness.errors import UserError
-from reliability_helpers import run_cli
+from groundfloor.errors import UserError
+from tests.helpers.reliability_helpers import run_cli
 from tasks.judge import AUTHORS_JUDGE
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,7 +64,7 @@ def test_dry_run_offline_without_a_gpu_lists_everything(tmp_path, monkeypatch, c
 def test_gpu_estimate_flags_the_7b_full_fine_tuning():
     """Arithmetic of harness/run/gpu_plan.py: 16 bytes a parameter + a bf16 reference cannot fit 7B on 80 GB."""
     from harness.config import TaskSpec
-    from harness.records import RoundKey
+    from groundfloor.records import RoundKey
     from harness.run.dry_run import unfetched_plan
     from harness.run.gpu_plan import billions, step_estimate
     from harness.run.steps import Evaluate, Train

@@ -10,9 +10,9 @@ from types import SimpleNamespace
 import pytest
 from rich.console import Console
 
-from harness import progress
-from harness.progress import RunUI, current
-from harness.progress_hooks import trainer_callback
+from groundfloor import progress
+from groundfloor.progress import RunUI, current
+from groundfloor.progress_hooks import trainer_callback
 
 
 def _ui(terminal: bool, verbosity: int = 0) -> tuple[RunUI, io.StringIO]:

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
-import harness.models.build as build
-import harness.pypi_fetch as pypi_fetch
+import groundfloor.models.build as build
+import groundfloor.pypi_fetch as pypi_fetch
 import tasks.bundles as bundles
-from harness.errors import UserError
-from harness.locks import cache_lock
-from harness.models.aliases import ALIASES, PypiGguf
-from reliability_helpers import install_task_plugin, run_cli
+from groundfloor.errors import UserError
+from groundfloor.locks import cache_lock
+from groundfloor.models.aliases import ALIASES, PypiGguf
+from tests.helpers.reliability_helpers import install_task_plugin, run_cli
 
 GOOD = b"GGUF" + bytes(range(256)) * 8
 BAD = b"GGUF" + bytes(255 - b for b in range(256)) * 8

@@ -13,13 +13,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import harness.pypi_fetch as pypi_fetch
-import harness.rundir as rundir
-from harness.backends.base import GenParams
-from harness.backends.fake import FakeBackend
-from harness.errors import UserError
+import groundfloor.pypi_fetch as pypi_fetch
+import groundfloor.rundir as rundir
+from groundfloor.backends.base import GenParams
+from groundfloor.backends.fake import FakeBackend
+from groundfloor.errors import UserError
 from harness.evaluation.evaluate import MAX_OUTPUT_CHARS, evaluate_task
-from reliability_helpers import run_cli, tiny_suite
+from tests.helpers.reliability_helpers import run_cli, tiny_suite
 
 GOOD = b"GGUF" + bytes(range(256)) * 8
 
@@ -88,7 +88,7 @@ def test_full_disk_mid_run_is_exit_1_and_the_run_resumes(tmp_path, tiny_model_di
         if "a" in mode and Path(path).name == "samples.jsonl":
             appended.append(path)
             if len(appended) == 2:  # the second item hits a full disk mid-line
-                from test_reliability_rundir import _FullDisk
+                from tests.helpers.full_disk import FullDisk as _FullDisk
 
                 return _FullDisk(path, mode, **kw)
         return real_open(path, mode, **kw)
@@ -177,7 +177,7 @@ def test_empty_or_enormous_outputs_are_scored_and_stored(tmp_path, task_items, t
     if task.loglik_requests(items[0], FakeBackend()) is not None:
         pytest.skip("scored by log-likelihood, not generation")
     metrics = evaluate_task(FakeBackend(lambda prompt: text), task, items, GenParams(), tmp_path / tid,
-                            {"model": "fake", "family": "fake", "method": "prompting", "round": 0})
+                            {"model": "fake", "family": "fake", "method": "prompting", "round": 0}).record
     rows = [json.loads(line) for line in (tmp_path / tid / "samples.jsonl").read_text().splitlines()]
     assert len(rows) == len(items)
     for r in rows:

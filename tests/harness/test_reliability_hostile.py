@@ -11,8 +11,8 @@ import json
 
 import pytest
 
-from harness.errors import MAX_MESSAGE
-from reliability_helpers import install_task_plugin, run_cli
+from groundfloor.errors import MAX_MESSAGE
+from tests.helpers.reliability_helpers import install_task_plugin, run_cli
 
 RESULTS_HEADER = "model,family,method,round,task,metric,value,ci_low,ci_high,n,kind,partial\n"
 ROW = "m,llama,prompting,0,arc_challenge,accuracy,0.5,0.1,0.9,2,eval,False\n"
@@ -188,7 +188,7 @@ def test_ctrl_c_in_run_is_exit_130_with_one_line(world, monkeypatch, capsys):
 
 
 def test_a_staged_folder_appears_whole_or_not_at_all(tmp_path):
-    from harness.rundir import staged_folder
+    from groundfloor.rundir import staged_folder
 
     target = tmp_path / "report"
     with pytest.raises(RuntimeError), staged_folder(target) as staged:
@@ -215,8 +215,8 @@ def _metrics(folder, model: str, value: float) -> None:
 
 
 def test_results_come_only_from_the_runs_own_files(tmp_path):
-    from harness.results import collect_rows
-    from harness.rundir import RunDir
+    from groundfloor.results import collect_rows
+    from groundfloor.rundir import RunDir
 
     run = RunDir(tmp_path / "run")
     _metrics(run.round_dir("m", "prompting", 0) / "tasks" / "t", "m", 0.5)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from reliability_helpers import run_cli, tiny_suite
+from tests.helpers.reliability_helpers import run_cli, tiny_suite
 
 USER_TASK = '''
 from pathlib import Path
@@ -83,7 +83,7 @@ def test_hub_model_while_offline_is_one_line(tmp_path, monkeypatch, capsys):
 
 
 def test_hub_dataset_while_offline_is_one_line(tmp_path, monkeypatch, capsys, tiny_model_dir):
-    from harness.errors import UserError
+    from groundfloor.errors import UserError
     from tasks.hub import load_hub_split
 
     with pytest.raises(UserError, match="offline"):
@@ -91,9 +91,9 @@ def test_hub_dataset_while_offline_is_one_line(tmp_path, monkeypatch, capsys, ti
 
 
 def test_dry_run_prints_the_plan_without_loading_or_fetching_a_model(tmp_path, monkeypatch, capsys, tiny_model_dir):
-    import harness.backends.hf as hf
-    import harness.models.build as build
-    import harness.models.resolve as resolve
+    import groundfloor.backends.hf as hf
+    import groundfloor.models.build as build
+    import groundfloor.models.resolve as resolve
     import harness.run.runner as runner
 
     def forbidden(*a, **k):

@@ -11,12 +11,12 @@ import sys
 
 import pytest
 
-import harness.locks as locks
-from harness.errors import UserError
-from harness.outpaths import check_out_dir, check_out_file
-from harness.rundir import (RunDir, RunLock, clean_stale_tmp, from_run_relative, legacy_slug, run_relative,
-                            seal_folder, sealed_problem, slug)
-from reliability_helpers import run_cli, tiny_suite
+import groundfloor.locks as locks
+from groundfloor.errors import UserError
+from groundfloor.outpaths import check_out_dir, check_out_file
+from groundfloor.rundir import RunDir, RunLock, clean_stale_tmp, from_run_relative, legacy_slug, run_relative, slug
+from groundfloor.seal import seal_folder, sealed_problem
+from tests.helpers.reliability_helpers import run_cli, tiny_suite
 
 
 def test_lossy_names_get_distinct_folders_and_safe_names_keep_theirs():

@@ -11,12 +11,13 @@ import time
 
 import pytest
 
-import harness.locks as locks
-import harness.rundir as rundir
-from harness.errors import RunFailure, UserError
+import groundfloor.locks as locks
+import groundfloor.rundir as rundir
+from groundfloor.errors import RunFailure, UserError
 from harness.run.manifest import changed_keys
-from harness.rundir import RunLock, append_jsonl, atomic_write_json, atomic_write_text, read_jsonl
-from reliability_helpers import run_cli, tiny_suite
+from groundfloor.rundir import RunLock, append_jsonl, atomic_write_json, atomic_write_text, read_jsonl
+from tests.helpers.full_disk import FullDisk as _FullDisk
+from tests.helpers.reliability_helpers import run_cli, tiny_suite
 
 
 def _no_temp_files(folder) -> bool:
@@ -35,27 +36,6 @@ def test_atomic_write_keeps_the_old_file_when_the_rename_fails(tmp_path, monkeyp
         atomic_write_json(path, {"v": 2})
     assert json.loads(path.read_text()) == {"v": 1}
     assert _no_temp_files(tmp_path)
-
-
-class _FullDisk:
-    """A text file whose writes put half the data on disk and then fail with ENOSPC."""
-
-    def __init__(self, path, mode, **kw):
-        self.f = open(path, mode, **kw)
-
-    def write(self, text):
-        self.f.write(text[: len(text) // 2])
-        self.f.flush()
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    def __getattr__(self, name):
-        return getattr(self.f, name)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.f.close()
 
 
 def test_full_disk_during_atomic_write_is_a_run_failure_and_keeps_the_old_file(tmp_path, monkeypatch):
@@ -109,7 +89,7 @@ def test_second_lock_in_use_then_free(tmp_path):
 HOLD = """
 import sys, time
 from pathlib import Path
-from harness.rundir import RunLock
+from groundfloor.rundir import RunLock
 RunLock(Path(sys.argv[1])).acquire()
 print("locked", flush=True)
 time.sleep(60)

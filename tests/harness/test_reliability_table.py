@@ -11,8 +11,8 @@ import os
 
 import pytest
 
-from harness.locks import RunLock
-from reliability_helpers import run_cli
+from groundfloor.locks import RunLock
+from tests.helpers.reliability_helpers import run_cli
 
 SUITE = """
 models: ["{d}/model"]

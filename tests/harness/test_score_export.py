@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.errors import UserError
+from groundfloor.errors import UserError
 from harness.evaluation.score import parse_prediction, read_predictions
-from reliability_helpers import run_cli
+from tests.helpers.reliability_helpers import run_cli
 
 TASKS = ("gsm8k", "arc_challenge")
 LIMIT = 6

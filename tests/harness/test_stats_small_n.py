@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from scipy.stats import binomtest, false_discovery_control
 
-from harness.stats import bh_qvalues, mean_ci, wilson_ci
+from groundfloor.stats import bh_qvalues, mean_ci, wilson_ci
 from reports import figures
 
 matplotlib.use("Agg")

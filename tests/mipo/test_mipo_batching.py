@@ -7,17 +7,17 @@ from pathlib import Path
 import pytest
 
 from harness.config import TrainingConfig
-from harness.errors import UserError
+from groundfloor.errors import UserError
 from mipo.batching import accumulation_steps, batch_problem, global_batch, planned_world_size
-from reliability_helpers import run_cli
+from tests.helpers.reliability_helpers import run_cli
 
 
 def _trained_global_batch(cfg: TrainingConfig, world: int, monkeypatch) -> int:
     """per-device x accumulation (what TRL is given under this WORLD_SIZE) x world."""
-    from mipo.train import _common_args
+    from mipo.train import common_args
 
     monkeypatch.setenv("WORLD_SIZE", str(world))
-    args = _common_args(cfg, Path("/tmp/x"), "cuda", lora=False)
+    args = common_args(cfg, Path("/tmp/x"), "cuda", lora=False)
     return args["per_device_train_batch_size"] * args["gradient_accumulation_steps"] * world
 
 
@@ -35,14 +35,14 @@ def test_a_configured_global_batch_is_kept(monkeypatch):
 
 
 def test_a_batch_the_processes_cannot_split_is_refused_in_one_line(monkeypatch):
-    from mipo.train import _common_args
+    from mipo.train import common_args
 
     for cfg, world in ((TrainingConfig(), 3), (TrainingConfig(), 8), (TrainingConfig(per_device_batch_size=8), 1)):
         problem = batch_problem(cfg, world)
         assert problem and "global_batch_size" in problem and "\n" not in problem
         monkeypatch.setenv("WORLD_SIZE", str(world))
         with pytest.raises(UserError, match="not a multiple"):
-            _common_args(cfg, Path("/tmp/x"), "cuda", lora=False)
+            common_args(cfg, Path("/tmp/x"), "cuda", lora=False)
 
 
 def test_explicit_accumulation_is_used_as_given_and_must_agree_with_a_global_batch():

@@ -1,9 +1,9 @@
 """PMI, length and diversity diagnostics with the fake backend."""
 
-from harness.backends.base import GenParams
-from harness.backends.fake import FakeBackend
-from mipo.diagnostics import distinct_n, measure as _measure, measure_prompts, responses
-from test_mipo_pairs import ToyTask, _items
+from groundfloor.backends.base import GenParams
+from groundfloor.backends.fake import FakeBackend
+from harness.evaluation.diagnostics import distinct_n, measure as _measure, measure_prompts, responses
+from tests.helpers.toy_task import ToyTask, toy_items as _items
 
 PARAMS = GenParams(max_new_tokens=8)
 

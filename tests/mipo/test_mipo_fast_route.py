@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from harness.config import TrainingConfig
-from mipo.train import Policy, build_dpo_trainer, train_dpo, train_sft
+from mipo.train import build_dpo_trainer, train_dpo, train_sft
+from groundfloor.policy import Policy
 
 QUESTIONS = ["What is 2 + 3?", "I am vegetarian. What should I cook?", "How many apples are left?",
              "Which option? A or B", "Plan a weekend trip to the mountains.", "What is 12 - 4?"]
@@ -22,7 +23,7 @@ def _run(tiny_model_dir, tmp_path, route: str, **kw):
     cfg = TrainingConfig(per_device_batch_size=1, gradient_accumulation_steps=1, max_length=128, seed=0,
                          learning_rate=1e-3, warmup_ratio=0.0, route=route, **kw)
     initial = Policy(base=str(tiny_model_dir))
-    _, summary = train_dpo(initial, initial, PAIRS, cfg, tmp_path / route, "cpu", torch.float32, lora=True)
+    _, summary = train_dpo(initial, initial, PAIRS, cfg, tmp_path / route, "cpu", lora=True)
     steps = [json.loads(x) for x in (tmp_path / route / "train_log.jsonl").read_text().splitlines()]
     return summary, [s for s in steps if "loss" in s]
 
@@ -49,9 +50,9 @@ def test_fast_route_reference_and_metrics(tiny_model_dir, tmp_path):
     """The reference forward returns log-probs only; the policy forward keeps TRL's metric fields."""
     initial = Policy(base=str(tiny_model_dir))
     cfg = TrainingConfig(per_device_batch_size=2, gradient_accumulation_steps=1, max_length=128, seed=0, bf16=False)
-    fast, _ = build_dpo_trainer(initial, initial, PAIRS, cfg, tmp_path / "f", "cpu", torch.float32, lora=True)
+    fast, _ = build_dpo_trainer(initial, initial, PAIRS, cfg, tmp_path / "f", "cpu", lora=True)
     trl, _ = build_dpo_trainer(initial, initial, PAIRS, cfg.model_copy(update={"route": "trl"}), tmp_path / "t",
-                               "cpu", torch.float32, lora=True)
+                               "cpu", lora=True)
     assert fast.mipo_route == "fast" and trl.mipo_route == "trl"
     batch = fast.data_collator([fast.train_dataset[i] for i in range(4)])
     labels = batch["input_ids"].masked_fill(batch["completion_mask"] == 0, -100)
@@ -70,7 +71,7 @@ def test_fast_route_sft_and_cuda_default(tiny_model_dir, tmp_path):
 
     initial = Policy(base=str(tiny_model_dir))
     cfg = TrainingConfig(per_device_batch_size=2, gradient_accumulation_steps=1, max_length=128, seed=0, bf16=False)
-    _, summary = train_sft(initial, PAIRS[:4], cfg, tmp_path, "cpu", torch.float32, lora=True)
+    _, summary = train_sft(initial, PAIRS[:4], cfg, tmp_path, "cpu", lora=True)
     assert summary["training_route"] == "fast" and summary["frozen_dtype"] == "float32"
     assert training_route("auto", "cuda") == "trl" and training_route("auto", "cpu") == "fast"
     assert training_route("trl", "cpu") == "trl" and training_route("fast", "cuda") == "fast"

@@ -4,37 +4,13 @@ import random
 
 import pytest
 
-from harness.backends.base import GenParams
-from harness.backends.fake import FakeBackend
+from groundfloor.backends.base import GenParams
+from groundfloor.backends.fake import FakeBackend
 from mipo.pairs import build_pairs, check_provenance, derangement, drop_sentence
-from tasks.base import DataSplit, Item, Score, Task
+from tasks.base import Item
+from tests.helpers.toy_task import ToyTask, toy_items as _items
 
 PARAMS = GenParams(max_new_tokens=8, temperature=0.1, top_p=0.9, greedy=False)
-
-
-class ToyTask(Task):
-    """A two-field task: an optional user profile (context) and a question."""
-
-    id = "toy"
-    family = "personalization"
-
-    def load(self, offline):
-        return DataSplit([], [], None, None)
-
-    def messages(self, item, with_context=True):
-        text = f"{item.context}\n\n{item.question}" if with_context and item.context else item.question
-        return [{"role": "user", "content": text}]
-
-    def score(self, output, item):
-        return Score(extracted=output, score=0.0)
-
-    def gold_output(self, item):
-        return ""
-
-
-def _items(n, context=True):
-    return [Item(id=f"q{i}", question=f"Fact {i} is known. Fact {i + 1} is too. What is {i}?",
-                 context=f"I am user {i}." if context else None) for i in range(n)]
 
 
 def _echo(text):
@@ -179,7 +155,7 @@ def test_suite_overrides_negative_strategy(tmp_path):
 def test_resampled_negative_is_a_fresh_sample_not_the_other_prompts_positive(tiny_model_dir):
     """The transformers backend seeds each request from the seed and the prompt: negatives must use another
     seed, or `resample` would hand back the other prompt's positive word for word."""
-    from harness.backends.hf import HFBackend
+    from groundfloor.backends.hf import HFBackend
 
     backend = HFBackend.load(str(tiny_model_dir))
     task, items = ToyTask(), _items(4)

@@ -5,12 +5,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import torch
 
 from harness.config import TrainingConfig, parse_suite
 from harness.run.runner import RunOptions, SuiteRunner
 from mipo.pairs import NEGATIVE_SEED_OFFSET, check_provenance
-from mipo.train import Policy
+from groundfloor.policy import Policy
 
 
 def _suite(tiny_model_dir, **over):
@@ -129,15 +128,15 @@ def test_rerun_resumes_without_training(tiny_model_dir, tiny_run, monkeypatch):
     def boom(*a, **k):
         raise AssertionError("a finished round was retrained")
 
-    monkeypatch.setattr("mipo.rounds.train_dpo", boom)
-    monkeypatch.setattr("mipo.rounds.train_sft", boom)
+    monkeypatch.setattr("mipo.trainers.train_dpo", boom)
+    monkeypatch.setattr("mipo.trainers.train_sft", boom)
     before = (tiny_run / "results.csv").read_text()
     SuiteRunner(_suite(tiny_model_dir), RunOptions(out=tiny_run, report=False)).execute()
     assert (tiny_run / "results.csv").read_text() == before
 
 
 def test_round_prompts_fresh_or_fixed(tiny_run, tiny_model_dir):
-    from harness.evaluation.plan import round_prompts
+    from mipo.prompts import round_prompts
     from harness.run.runner import build_plans
 
     plan = build_plans(_suite(tiny_model_dir), None, offline=True)[0]
@@ -151,7 +150,7 @@ def test_round_prompts_fresh_or_fixed(tiny_run, tiny_model_dir):
 
 
 def test_train_prompts_per_round_all_is_the_whole_pool_and_a_number_is_per_task(tiny_model_dir):
-    from harness.evaluation.plan import round_prompts
+    from mipo.prompts import round_prompts
     from harness.run.runner import build_plans
     from mipo.rounds import prompts_per_task
 
@@ -172,7 +171,7 @@ def test_train_prompts_per_round_all_is_the_whole_pool_and_a_number_is_per_task(
 
 
 def test_paper_suite_dry_run_trains_per_task_on_whole_pools(monkeypatch, capsys, tmp_path):
-    from reliability_helpers import run_cli
+    from tests.helpers.reliability_helpers import run_cli
 
     code, out, err = run_cli(["run", "suites/paper.yaml", "--dry-run", "--device", "cpu", "--out", tmp_path / "p"],
                              monkeypatch, capsys)
@@ -192,16 +191,16 @@ def test_round_that_changed_no_weights_fails_and_keeps_its_folder(tiny_model_dir
     """A trainer that saves its parent unchanged: exit 1 'training changed no weights', files kept, redone later."""
     import shutil
 
-    from harness.errors import RunFailure
+    from groundfloor.errors import RunFailure
     from mipo.train import weight_change
 
-    def unchanged(policy, initial, pairs, cfg, out_dir, device, dtype, lora):
+    def unchanged(policy, initial, pairs, cfg, out_dir, device, lora):
         shutil.copytree(policy.base, out_dir / "checkpoint")
         new = Policy(base=str(out_dir / "checkpoint"))
         return new, {"steps": 1, "nonfinite_loss": False, "policy": new.to_dict(),
                      **weight_change(new, policy, lora=False)}
 
-    monkeypatch.setattr("mipo.rounds.train_dpo", unchanged)
+    monkeypatch.setattr("mipo.trainers.train_dpo", unchanged)
     cfg = _suite(tiny_model_dir, methods=["mipo"], rounds=1, tasks=[{"id": "gsm8k", "limit": 2,
                                                                      "options": {"fewshot": 0}}])
     out = tmp_path / "run"
@@ -215,7 +214,7 @@ def test_round_that_changed_no_weights_fails_and_keeps_its_folder(tiny_model_dir
 
 def test_bf16_weights_with_a_plain_optimizer_are_refused_before_any_work(tiny_model_dir, tmp_path, monkeypatch,
                                                                          capsys):
-    from reliability_helpers import run_cli, tiny_suite
+    from tests.helpers.reliability_helpers import run_cli, tiny_suite
 
     suite = tiny_suite(tmp_path / "s.yaml", tiny_model_dir, rounds=1, extra="device: cpu")
     text = suite.read_text().replace("max_length: 768", "max_length: 768, mode: full, weights_dtype: bfloat16")
@@ -242,7 +241,7 @@ def test_accelerate_launcher_trains_a_round(tiny_model_dir, tmp_path):
                          launcher="accelerate", accelerate_config="configs/accelerate_cpu.yaml")  # 1 step: no warm-up
     initial = Policy(base=str(tiny_model_dir))
     train_dir = tmp_path / "train"
-    launch.write_request(train_dir, "mipo", initial, initial, pairs, cfg, "cpu", torch.float32, lora=True)
+    launch.write_request(train_dir, "mipo", initial, initial, pairs, cfg, "cpu", lora=True)
     policy, summary = launch.launch(train_dir, cfg.accelerate_config)
     assert policy.adapter == str(train_dir / "checkpoint") and summary["steps"] == 1
     assert summary["relative_weight_change"] > 0 and summary["trained_dtype"] == "float32"
@@ -250,7 +249,7 @@ def test_accelerate_launcher_trains_a_round(tiny_model_dir, tmp_path):
 
 
 def test_results_csv_written_before_scopes_reads_as_joint(tmp_path):
-    from harness.results import COLUMNS, read_results
+    from groundfloor.results import COLUMNS, read_results
 
     path = tmp_path / "results.csv"
     rows = [["m", "llama", "prompting", 0, "gsm8k", "accuracy", 0.5, 0.4, 0.6, 10, "eval", False],

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from harness.config import TrainingConfig
-from mipo.train import Policy, build_dpo_trainer, train_dpo, train_sft
+from mipo.train import build_dpo_trainer, train_dpo, train_sft
+from groundfloor.policy import Policy
 
 PAIRS = [
     {"prompt_messages": [{"role": "user", "content": q}], "chosen": c, "rejected": r}
@@ -67,8 +68,7 @@ def _models(tiny_model_dir, adapter):
 def test_lora_round2_reference_log_probs(tiny_model_dir, round1_adapter, tmp_path, reference):
     initial = Policy(base=str(tiny_model_dir))
     policy = Policy(base=str(tiny_model_dir), adapter=round1_adapter)
-    trainer, _ = build_dpo_trainer(policy, initial, PAIRS, _cfg(reference=reference), tmp_path, "cpu",
-                                   torch.float32, lora=True)
+    trainer, _ = build_dpo_trainer(policy, initial, PAIRS, _cfg(reference=reference), tmp_path, "cpu", lora=True)
     batch = _batch(trainer)
     # as TRL computes the reference: its ref_model where one was given, else the policy's adapter context
     chosen, rejected = trainer.compute_ref_log_probs(trainer.ref_model or trainer.model, batch)
@@ -87,7 +87,7 @@ def test_lora_round2_precomputed_reference_is_initial(tiny_model_dir, round1_ada
     initial = Policy(base=str(tiny_model_dir))
     policy = Policy(base=str(tiny_model_dir), adapter=round1_adapter)
     trainer, _ = build_dpo_trainer(policy, initial, PAIRS, _cfg(precompute_ref_log_probs=True), tmp_path, "cpu",
-                                   torch.float32, lora=True)
+                                   lora=True)
     batch = _batch(trainer)
     got = torch.cat([torch.as_tensor(trainer.train_dataset["ref_chosen_logps"]),
                      torch.as_tensor(trainer.train_dataset["ref_rejected_logps"])]).float()
@@ -99,10 +99,9 @@ def test_lora_round2_precomputed_reference_is_initial(tiny_model_dir, round1_ada
 def test_full_finetuning_round(tiny_model_dir, tmp_path, precompute):
     initial = Policy(base=str(tiny_model_dir))
     cfg = _cfg(mode="full", learning_rate=1e-3, precompute_ref_log_probs=precompute, reference="previous")
-    trainer, _ = build_dpo_trainer(initial, initial, PAIRS, cfg, tmp_path / "probe", "cpu", torch.float32,
-                                   lora=False)
+    trainer, _ = build_dpo_trainer(initial, initial, PAIRS, cfg, tmp_path / "probe", "cpu", lora=False)
     assert (trainer.ref_model is None) == precompute  # previous + precompute: the policy itself, before training
-    new, summary = train_dpo(initial, initial, PAIRS, cfg, tmp_path / "train", "cpu", torch.float32, lora=False)
+    new, summary = train_dpo(initial, initial, PAIRS, cfg, tmp_path / "train", "cpu", lora=False)
     assert new.adapter is None and (tmp_path / "train" / "checkpoint" / "config.json").exists()
     assert (tmp_path / "train" / "checkpoint" / "tokenizer_config.json").exists()
     assert summary["steps"] == 2 and summary["precompute_ref_log_probs"] == precompute
@@ -110,7 +109,7 @@ def test_full_finetuning_round(tiny_model_dir, tmp_path, precompute):
 
 
 def test_paper_defaults_on_gpu():
-    from mipo.train import _common_args
+    from mipo.train import common_args as _common_args
 
     cfg = TrainingConfig()
     args = _common_args(cfg, __import__("pathlib").Path("/tmp/x"), "cuda", lora=False)
@@ -129,8 +128,7 @@ def test_paper_defaults_on_gpu():
 def test_lora_default_lr_moves_the_policy(tiny_model_dir, tmp_path):
     """LoRA at the default 2e-4 over a few epochs: logged loss falls below log 2, margins turn positive."""
     initial = Policy(base=str(tiny_model_dir))
-    new, summary = train_dpo(initial, initial, PAIRS, _cfg(epochs=8, warmup_ratio=0.0), tmp_path, "cpu",
-                             torch.float32, lora=True)
+    new, summary = train_dpo(initial, initial, PAIRS, _cfg(epochs=8, warmup_ratio=0.0), tmp_path, "cpu", lora=True)
     steps = [json.loads(line) for line in (tmp_path / "train_log.jsonl").read_text().splitlines()]
     logged = [s for s in steps if "rewards/margins" in s]
     assert len(logged) == 16 and all("logps/chosen" in s and "rewards/accuracies" in s for s in logged)
@@ -140,7 +138,7 @@ def test_lora_default_lr_moves_the_policy(tiny_model_dir, tmp_path):
 
 def test_sft_self_round(tiny_model_dir, tmp_path):
     initial = Policy(base=str(tiny_model_dir))
-    new, summary = train_sft(initial, PAIRS, _cfg(), tmp_path, "cpu", torch.float32, lora=True)
+    new, summary = train_sft(initial, PAIRS, _cfg(), tmp_path, "cpu", lora=True)
     assert new.adapter and summary["method"] == "sft_self" and summary["mean_completion_tokens"] > 0
 
 
@@ -154,7 +152,7 @@ def test_one_step_at_paper_lr_under_bf16_autocast_changes_the_saved_weights(tiny
     """The paper's lr 5e-7, bf16 mixed precision on CPU (use_cpu + bf16): fp32 master weights keep the step."""
     initial = Policy(base=str(tiny_model_dir))
     cfg = _cfg(mode="full", learning_rate=5e-7, bf16=True, per_device_batch_size=4, warmup_ratio=0.0)
-    new, summary = train_dpo(initial, initial, PAIRS, cfg, tmp_path, "cpu", torch.bfloat16, lora=False)
+    new, summary = train_dpo(initial, initial, PAIRS, cfg, tmp_path, "cpu", lora=False)
     assert summary["steps"] == 1 and summary["autocast_bf16"] is True and summary["trained_dtype"] == "float32"
     before, after = _tensors(tiny_model_dir), _tensors(new.base)
     assert all(t.dtype == torch.float32 for t in after.values())
@@ -172,7 +170,7 @@ def test_one_step_at_paper_lr_under_bf16_autocast_changes_the_saved_weights(tiny
 
 def test_loaded_bf16_weights_are_refused_by_the_trainer_too(tiny_model_dir, tmp_path):
     """The runner refuses the setting up front; the trainer checks the loaded parameters again."""
-    from harness.errors import UserError
+    from groundfloor.errors import UserError
     from mipo.precision import precision_problem
 
     initial = Policy(base=str(tiny_model_dir))
@@ -180,7 +178,7 @@ def test_loaded_bf16_weights_are_refused_by_the_trainer_too(tiny_model_dir, tmp_
     assert "training.weights_dtype: bfloat16" in precision_problem(cfg, lora=False)
     assert precision_problem(cfg, lora=True) is None and precision_problem(_cfg(mode="full"), lora=False) is None
     with pytest.raises(UserError, match="bfloat16 parameters with a plain optimizer"):
-        train_dpo(initial, initial, PAIRS, cfg, tmp_path, "cpu", torch.bfloat16, lora=False)
+        train_dpo(initial, initial, PAIRS, cfg, tmp_path, "cpu", lora=False)
     assert not (tmp_path / "checkpoint").exists()
 
 
@@ -191,8 +189,7 @@ def test_lora_weight_change_is_the_change_of_the_merged_weights(tiny_model_dir, 
 
     initial = Policy(base=str(tiny_model_dir))
     parent = Policy(base=str(tiny_model_dir), adapter=round1_adapter)
-    new, summary = train_dpo(parent, initial, PAIRS, _cfg(learning_rate=1e-3), tmp_path, "cpu", torch.float32,
-                             lora=True)
+    new, summary = train_dpo(parent, initial, PAIRS, _cfg(learning_rate=1e-3), tmp_path, "cpu", lora=True)
 
     def merged(adapter):
         model = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir), dtype=torch.float32)
@@ -210,16 +207,17 @@ def test_a_one_step_round_runs_at_warmup_lr_0_and_is_reported_as_unchanged(tiny_
     """HF warm-up starts at lr 0: a 1-step round changes nothing, and the round says why."""
     from types import SimpleNamespace
 
-    from harness.errors import RunFailure
-    from mipo.rounds import _check_changed
+    from groundfloor.errors import RunFailure
+    from groundfloor.records import RoundHeader
+    from mipo.rounds import check_changed
 
     initial = Policy(base=str(tiny_model_dir))
     _, summary = train_dpo(initial, initial, PAIRS[:2], _cfg(mode="full", learning_rate=1e-3), tmp_path, "cpu",
-                           torch.float32, lora=False)
+                           lora=False)
     assert summary["steps"] == 1 and summary["relative_weight_change"] == 0.0 and summary["max_learning_rate"] == 0
-    inp = SimpleNamespace(header={"method": "mipo", "trained_on": "gsm8k"}, log=print)
+    inp = SimpleNamespace(header=RoundHeader("m", "f", "mipo", 1, scope="per_task", trained_on="gsm8k"), log=print)
     with pytest.raises(RunFailure, match="training changed no weights.*learning rate 0"):
-        _check_changed(summary, inp, tmp_path, 1)
+        check_changed(summary, inp, tmp_path, 1)
     assert (tmp_path / "unchanged_weights.json").exists()
 
 
@@ -227,19 +225,18 @@ def test_trl_pass_through_names_and_callbacks(tiny_model_dir, tmp_path):
     """training.dpo_args reaches DPOConfig; unknown or owned fields are refused; progress replaces TRL's printer."""
     from transformers import PrinterCallback
 
-    from harness.errors import UserError
+    from groundfloor.errors import UserError
 
     initial = Policy(base=str(tiny_model_dir))
     out = tmp_path / "run" / "models" / "m" / "mipo" / "round_2" / "lineages" / "gsm8k" / "train"
     trainer, _ = build_dpo_trainer(initial, initial, PAIRS, _cfg(dpo_args={"label_smoothing": 0.1}), out, "cpu",
-                                   torch.float32, lora=True)
+                                   lora=True)
     assert trainer.args.label_smoothing == 0.1 and trainer.args.run_name == "m/mipo/round_2/gsm8k"
     kinds = {type(cb).__name__ for cb in trainer.callback_handler.callbacks}
     assert "_Progress" in kinds and "StepLogger" in kinds
     assert not any(isinstance(cb, PrinterCallback) for cb in trainer.callback_handler.callbacks)
     with pytest.raises(UserError, match="'label_smothing' is not a field of TRL's DPOConfig "
                                         ".did you mean 'label_smoothing'"):
-        build_dpo_trainer(initial, initial, PAIRS, _cfg(dpo_args={"label_smothing": 0.1}), out, "cpu",
-                          torch.float32, lora=True)
+        build_dpo_trainer(initial, initial, PAIRS, _cfg(dpo_args={"label_smothing": 0.1}), out, "cpu", lora=True)
     with pytest.raises(UserError, match="'beta' is set from the training section"):
-        build_dpo_trainer(initial, initial, PAIRS, _cfg(dpo_args={"beta": 0.5}), out, "cpu", torch.float32, lora=True)
+        build_dpo_trainer(initial, initial, PAIRS, _cfg(dpo_args={"beta": 0.5}), out, "cpu", lora=True)

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from harness.config import TrainingConfig, parse_suite
-from harness.errors import UserError
+from groundfloor.errors import UserError
 from harness.run.runner import RunOptions, SuiteRunner
 
 TASKS = ("gsm8k", "profile_prefs")
@@ -65,8 +65,8 @@ def test_one_tensorboard_folder_per_lineage_with_steps_continuing_across_rounds(
 
 def test_resumed_run_writes_no_second_copy(tb_run, tiny_model_dir):
     from mipo.trackers import TensorBoardTracker
-    from harness.records import RoundKey
-    from harness.rundir import RunDir
+    from groundfloor.records import RoundKey
+    from groundfloor.rundir import RunDir
 
     before = {p: p.stat().st_size for p in (tb_run / "tensorboard").rglob("events.out.tfevents.*")}
     TensorBoardTracker(RunDir(tb_run)).round_evaluated(RoundKey(str(tiny_model_dir), "mipo", 2, "gsm8k"),
@@ -89,7 +89,7 @@ def test_trl_gets_wandb_only_and_the_lineage_group(monkeypatch, tmp_path):
 
 
 def test_unknown_tracker_is_refused(tmp_path, monkeypatch, capsys):
-    from reliability_helpers import run_cli
+    from tests.helpers.reliability_helpers import run_cli
 
     with pytest.raises(UserError, match="'mlflow' is not a tracker; choose from tensorboard, wandb"):
         parse_suite({"models": ["m"], "tasks": ["gsm8k"], "training": {"report_to": ["mlflow"]}})
@@ -113,8 +113,8 @@ def test_missing_tracker_package_is_a_user_error(monkeypatch):
 
 def test_tracker_on_written_round_files(tmp_path):
     """The tracker alone on a run folder's files: offsets, round 0 at step 0, transfer tags, logged once."""
-    from harness.records import RoundKey
-    from harness.rundir import RunDir
+    from groundfloor.records import RoundKey
+    from groundfloor.rundir import RunDir
     from mipo.trackers import TensorBoardTracker
 
     run = RunDir(tmp_path)

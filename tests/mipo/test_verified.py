@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 
-from harness.backends.base import GenParams
-from harness.backends.fake import FakeBackend
+from groundfloor.backends.base import GenParams
+from groundfloor.backends.fake import FakeBackend
 from harness.config import GenerationConfig
 from mipo.verified import (STRATEGY, pick_pair, provenance_problems, sample_answers, task_pairs,
                            verified_sampling)

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 import torch
 
-from harness.backends.fake import FakeBackend
+from groundfloor.backends.fake import FakeBackend
 from harness.config import parse_suite
-from harness.errors import UserError
+from groundfloor.errors import UserError
 from harness.run.runner import RunOptions, SuiteRunner
 from tasks.base import Score
 from tasks.profiles import Profiles

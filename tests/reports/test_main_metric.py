@@ -7,11 +7,11 @@ import json
 
 import pandas as pd
 
-from harness.backends.base import GenParams
-from harness.backends.fake import FakeBackend
+from groundfloor.backends.base import GenParams
+from groundfloor.backends.fake import FakeBackend
 from harness.evaluation.evaluate import evaluate_task
-from harness.results import read_results, write_results
-from harness.rundir import RunDir
+from groundfloor.results import read_results, write_results
+from groundfloor.rundir import RunDir
 from reports.tables import main_metrics
 from tasks.base import Item, Score, Task
 from tasks.scorers import Generative

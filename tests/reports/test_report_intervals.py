@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.results import COLUMNS
-from harness.rundir import RunDir
-from harness.stats import mean_interval
+from groundfloor.results import COLUMNS
+from groundfloor.rundir import RunDir
+from groundfloor.stats import mean_interval
 from reports.build import build_report
 from reports.compare import compare_runs
 from reports.pmi import pmi_changes

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pandas as pd
 
-from reports.build import build_report, load_runs
+from reports.build import build_report
+from reports.load import load_results, open_runs
 from reports.compare import compare_runs
 from reports.tables import family_table, main_metrics, method_table
-
-sys.path.insert(0, str(Path(__file__).parent))
-from test_reports_synth import make_run  # noqa: E402
+from tests.helpers.synthetic_runs import make_run
 
 METHODS = ("mipo", "verified_dpo", "rlvr", "rlaif")
 MODELS = (("alpha-1b", "llama"), ("beta-2b", "qwen"))
@@ -25,7 +21,7 @@ def test_new_methods_in_tables_family_view_and_report(tmp_path):
     assert set(gains["method"]) == set(METHODS)
     fam = family_table(gains)
     assert {(f, m) for f, m in zip(fam["family"], fam["method"])} == {(f, m) for _, f in MODELS for m in METHODS}
-    table = method_table(main_metrics(load_runs([run])))
+    table = method_table(main_metrics(load_results(open_runs([run]))))
     assert set(METHODS) <= set(table.columns) and (table[list(METHODS)] != "").all().all()
     text = md.read_text()
     section = text[text.index("Method comparison"):text.index("Training and diagnostics")]

@@ -12,11 +12,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from harness.rundir import RunDir, read_jsonl
+from groundfloor.rundir import RunDir, read_jsonl
 from reports.build import build_report
-
-sys.path.insert(0, str(Path(__file__).parent))
-from test_reports_synth import make_run  # noqa: E402
+from tests.helpers.synthetic_runs import make_run
 
 pytest.importorskip("inspect_ai")
 

@@ -12,9 +12,7 @@ import pandas as pd
 import pytest
 
 from reports.build import build_report
-
-sys.path.insert(0, str(Path(__file__).parent))
-from test_reports_synth import make_run  # noqa: E402
+from tests.helpers.synthetic_runs import make_run
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -1,4 +1,4 @@
-"""Paired statistics of reports agree with harness.stats; run-vs-run comparison."""
+"""Paired statistics of reports agree with groundfloor.stats; run-vs-run comparison."""
 
 from __future__ import annotations
 
@@ -9,15 +9,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from harness.errors import UserError
-from harness.stats import mcnemar_exact, newcombe10, paired_bootstrap
+from groundfloor.errors import UserError
+from groundfloor.stats import mcnemar_exact, newcombe10, paired_bootstrap
 from reports.build import build_report
 from reports.compare import compare_runs
 from reports.load import open_runs, read_samples
 from reports.paired import paired_gain
-
-sys.path.insert(0, str(Path(__file__).parent))
-from test_reports_synth import make_run  # noqa: E402
+from tests.helpers.synthetic_runs import make_run
 
 
 def _scores(run: Path, method: str, k: int, task: str):

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness.stats import mcnemar_exact, paired_bootstrap, paired_interval
+from groundfloor.stats import mcnemar_exact, paired_bootstrap, paired_interval
 
 STUDY = Path(__file__).resolve().parents[2] / "docs" / "measurements" / "study_mipo_vs_sft"
 _spec = importlib.util.spec_from_file_location("study_reinterval", STUDY / "reinterval.py")

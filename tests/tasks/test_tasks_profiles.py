@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness.backends.base import GenParams
-from harness.backends.fake import FakeBackend
+from groundfloor.backends.base import GenParams
+from groundfloor.backends.fake import FakeBackend
 from harness.evaluation.evaluate import evaluate_task
 from tasks import profile_checks as pc
 from tasks.base import Item
@@ -106,7 +106,7 @@ def test_gold_answers_pass_everything(task_and_split):
 def test_round_metrics_carry_answered_and_length(task_and_split, tmp_path):
     task, split = task_and_split
     items = split.eval_items[:6]
-    metrics = evaluate_task(FakeBackend(lambda text: ""), task, items, GenParams(), tmp_path, header={})["metrics"]
+    metrics = evaluate_task(FakeBackend(lambda text: ""), task, items, GenParams(), tmp_path, header={}).metrics
     for name in ("honoured", "answered", "response_words"):
         assert metrics[name]["value"] == 0.0 and metrics[name]["n"] == 6
     assert "ci_low" in metrics["honoured"]

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from harness.backends.base import GenParams
-from harness.backends.fake import FakeBackend
+from groundfloor.backends.base import GenParams
+from groundfloor.backends.fake import FakeBackend
 from harness.evaluation.evaluate import evaluate_task
 from tasks.base import Item
 from tasks.loglik import mc_picks, mc_requests
@@ -57,11 +57,11 @@ ITEMS = [Item(id=f"q{i}", question=f"What is {i} plus one?", target="B", choices
 
 
 def test_loglik_path_on_tiny_model(tmp_path, tiny_model_dir):
-    from harness.backends.hf import HFBackend
+    from groundfloor.backends.hf import HFBackend
 
     backend = HFBackend.load(str(tiny_model_dir))
     task = _Mc({"scorer": "loglik"})
-    metrics = evaluate_task(backend, task, ITEMS, GenParams(batch_size=4), tmp_path, header={})
+    metrics = evaluate_task(backend, task, ITEMS, GenParams(batch_size=4), tmp_path, header={}).record
     m = metrics["metrics"]
     for name in ("accuracy", "acc_norm", "acc_mutual_info"):
         assert 0.0 <= m[name]["value"] <= 1.0 and m[name]["n"] == len(ITEMS)
@@ -78,15 +78,15 @@ def test_loglik_path_on_tiny_model(tmp_path, tiny_model_dir):
 def test_generative_path_unchanged(tmp_path):
     task = _Mc()
     backend = FakeBackend(lambda text: "The answer is: B")
-    metrics = evaluate_task(backend, task, ITEMS, GenParams(), tmp_path, header={})
+    metrics = evaluate_task(backend, task, ITEMS, GenParams(), tmp_path, header={}).record
     assert metrics["metrics"]["accuracy"]["value"] == 1.0 and backend.calls == len(ITEMS)
     assert "acc_norm" not in metrics["metrics"]
 
 
 def test_diagnostic_prompts_ride_along_with_the_evaluation(tmp_path, tiny_model_dir):
     """Extra prompts generated in the evaluation's call: same texts as a separate call, samples.jsonl untouched."""
-    from harness.backends.hf import HFBackend
-    from mipo.diagnostics import responses
+    from groundfloor.backends.hf import HFBackend
+    from harness.evaluation.diagnostics import responses
 
     backend = HFBackend.load(str(tiny_model_dir))
     task = _Mc()
@@ -95,12 +95,12 @@ def test_diagnostic_prompts_ride_along_with_the_evaluation(tmp_path, tiny_model_
     params = GenParams(batch_size=4, max_new_tokens=12)
     got = evaluate_task(backend, task, ITEMS, params, tmp_path, header={},
                         also=[task.train_messages(it) for it in held_out])
-    assert got["also"] == responses(backend, task, held_out, params)
+    assert got.also == responses(backend, task, held_out, params)
     rows = [json.loads(line) for line in (tmp_path / "samples.jsonl").read_text().splitlines()]
     assert sorted(r["id"] for r in rows) == [it.id for it in ITEMS]
     # nothing left to evaluate (resumed): the caller generates the diagnostics itself
     again = evaluate_task(backend, task, ITEMS, params, tmp_path, header={}, also=[task.train_messages(held_out[0])])
-    assert again["also"] is None
+    assert again.also is None
     loglik = evaluate_task(backend, _Mc({"scorer": "loglik"}), ITEMS, params, tmp_path / "ll", header={},
                            also=[task.train_messages(held_out[0])])
-    assert loglik["also"] is None
+    assert loglik.also is None

@@ -8,19 +8,22 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from reliability_helpers import run_cli
+from tests.helpers.reliability_helpers import run_cli
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "adding-a-task.md"
+EXAMPLES = re.findall(r"```python\n(.*?)```", DOC.read_text(), re.S)  # the `@task` function, then the class
 
 
+def test_the_guide_shows_both_routes():
+    assert len(EXAMPLES) == 2 and "@task(" in EXAMPLES[0] and "class WordSums(Task)" in EXAMPLES[1]
 
 
-@pytest.fixture
-def user_dir(tmp_path) -> Path:
-    """`my_tasks/` with the documented module and 10 eval + 10 train items."""
+@pytest.fixture(params=["function", "class"])
+def user_dir(tmp_path, request) -> Path:
+    """`my_tasks/` with one documented module (each route in turn) and 10 eval + 10 train items."""
     folder = tmp_path / "my_tasks"
     folder.mkdir()
-    code = re.search(r"```python\n(.*?)```", DOC.read_text(), re.S).group(1)
+    code = EXAMPLES[["function", "class"].index(request.param)]
     (folder / "word_sums.py").write_text(code)
     rows = [{"id": f"ws-{i}", "question": f"Ann has {i} apples and buys {i + 3} more. How many apples now?",
              "answer": str(2 * i + 3), "split": "eval" if i < 10 else "train"} for i in range(20)]

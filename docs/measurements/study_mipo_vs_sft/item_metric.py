@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.stats import is_binary, mean_ci, wilson_ci
+from groundfloor.stats import is_binary, mean_ci, wilson_ci
 from reports.load import load_results, open_runs
 from reports.paired import paired_gain
 

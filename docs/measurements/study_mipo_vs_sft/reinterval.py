@@ -11,7 +11,7 @@ samples. For a paired 0/1 comparison of n items the published figures still fix 
     cell is not recoverable).
 
 The other two cells follow from the marginals: both = base·n − broken, neither = n − base·n − improved.
-Items with that table go through the project's own `harness.stats.paired_interval`, which must give back
+Items with that table go through the project's own `groundfloor.stats.paired_interval`, which must give back
 the published gain and p-value. A cell with gain 0 and an interval of non-zero width, or with several
 tables that fit, is "not recoverable: samples not kept" and keeps its old interval, marked as such.
 
@@ -22,7 +22,7 @@ Outputs: report/gains_reinterval.csv, report/readme_paired_reinterval.csv, and M
 
 results.csv also holds evaluation means with a zero-width interval: profile_prefs' per-preference rates
 (honoured_<kind>) at 0 or 1, whose users-resampling bootstrap collapsed. Those items are generated data, so
-the task's own code regenerates them (`plan_exports`: the suite's seed and limit); `harness.stats.mean_interval`
+the task's own code regenerates them (`plan_exports`: the suite's seed and limit); `groundfloor.stats.mean_interval`
 on the n equal values, clustered by those items' users, gives the interval the harness writes now
 (bootstrap+wilson-floor): report/means_reinterval.csv. results.csv itself is left as published.
 
@@ -37,7 +37,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from harness.stats import mcnemar_exact, mean_interval, paired_interval
+from groundfloor.stats import mcnemar_exact, mean_interval, paired_interval
 
 HERE = Path(__file__).resolve().parent
 NOT_KEPT = "not recoverable: samples not kept"

@@ -5,7 +5,7 @@
 Prints Markdown: (1) every round's paired gain over round 0 with the validity rates' changes beside it;
 (2) MIPO − SFT-self on the same items at equal rounds; (3) the PMI diagnostic and the relative weight
 change of every trained policy per round. Paired 0/1 rows carry McNemar's improved / broken counts and every
-interval its CI method (`harness.stats.paired_interval`). `mipo-bench report` holds the full tables. The
+interval its CI method (`groundfloor.stats.paired_interval`). `mipo-bench report` holds the full tables. The
 study's run folders were not kept: `reinterval.py` rebuilds what it can of (1) and (2) from the published
 figures.
 """

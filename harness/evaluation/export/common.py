@@ -14,8 +14,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from harness.backends.base import GenParams
-from harness.errors import UserError
+from groundfloor.backends.base import GenParams
+from groundfloor.errors import UserError
 from tasks.base import Item, Score, Task
 
 CONFIG_NAME = "mipo_bench_export.json"

@@ -17,8 +17,9 @@ from collections.abc import Callable
 from lm_eval.api.instance import Instance
 from lm_eval.api.model import LM
 
-from harness.backends.base import Backend, GenParams
-from harness.errors import UserError
+from groundfloor.backends.base import Backend, GenParams
+from groundfloor.errors import UserError
+
 
 def tokenizer_of(backend: Backend):
     """The transformers tokenizer behind a backend, or None (the fake backend has none)."""

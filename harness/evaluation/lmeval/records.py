@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from harness.records import MetricCI
+from groundfloor.records import MetricCI
 
 Z = 1.959964
 SKIP_KEYS = {"alias", "name", "sample_len", "sample_count"}

@@ -16,11 +16,11 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from harness.backends.base import Backend, GenParams
-from harness.errors import UserError, closest
+from groundfloor.backends.base import Backend, GenParams
+from groundfloor.errors import UserError, closest
+from groundfloor.rundir import atomic_write_json, atomic_write_text
 from harness.evaluation.lmeval.offline import needs_hub, offline_config
 from harness.evaluation.lmeval.records import display, main_key, sample_rows, summary
-from harness.rundir import atomic_write_json, atomic_write_text
 
 PREFIX = "lm_eval/"
 BOOTSTRAP_ITERS = 1000  # lm-eval's own stderr, used only for aggregates that are not per-item means
