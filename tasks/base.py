@@ -190,7 +190,7 @@ class Task(ABC):
         """The scorers this task offers; `active` marks the chosen one."""
         return [{"name": name, "active": s is self.scorer, **s.describe()} for name, s in self.offered.items()]
 
-    def summarised(self, rows: list[dict]) -> set[str]:
+    def summary_columns(self, rows: list[dict]) -> set[str]:
         """The sample columns summarised beside `score`: those declared by any of the task's scorers."""
         return set().union(*(s.columns(rows) for s in self.offered.values()))
 

@@ -192,7 +192,7 @@ def load_data(task: Task, mode: str = "auto", hub_ok: bool | None = None,
     raise AssertionError("unreachable: the last candidate returns or raises")
 
 
-def summary(prov: dict[str, Any]) -> str:
+def describe_source(prov: dict[str, Any]) -> str:
     """One line for the log: which source and why, then what is evaluated and what is trained on."""
     src, split = prov["source"], prov["source"].get("split")
     ev, tr = (split["eval"], split["train"]) if isinstance(split, dict) else (str(split), str(split))

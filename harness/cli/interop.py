@@ -46,7 +46,7 @@ def score(
     """
     from groundfloor.backends.base import GenParams
     from groundfloor.outpaths import check_in_file, check_out_file
-    from harness.evaluation.score import (aggregate, default_out, item_index, not_run,
+    from harness.evaluation.score import (rescored_metrics, default_out, item_index, not_run,
                                           read_predictions, score_rows, write_scored)
     from tasks.registry import TaskRegistry
 
@@ -68,7 +68,7 @@ def score(
     if pending:
         typer.echo(f"{t.id} {t.metric}: not computed: {pending} of {len(scored)} outputs need the {stage.name} stage "
                    f"(a second turn of the model under test), which was not run; give --model to run it")
-    for metric, m in aggregate(t, scored).items():
+    for metric, m in rescored_metrics(t, scored).items():
         typer.echo(f"{t.id} {metric}: {m['value']:.4f} [{m['ci_low']:.4f}, {m['ci_high']:.4f}] n={m['n']}")
     if backend is not None:
         _say_stage(stage.name, scored, model, seed)

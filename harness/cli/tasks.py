@@ -41,7 +41,7 @@ def show(task: str = typer.Argument(...), include: list[Path] = INCLUDE,
 @tasks_app.command()
 def validate(task: str = typer.Argument(...), include: list[Path] = INCLUDE, offline: bool = OFFLINE) -> None:
     """Load the first items, render one prompt, and check the gold answer scores as correct."""
-    from tasks.loader import load_data, summary
+    from tasks.loader import describe_source, load_data
     from tasks.registry import TaskRegistry
 
     t = TaskRegistry(include).get(task)
@@ -50,7 +50,7 @@ def validate(task: str = typer.Argument(...), include: list[Path] = INCLUDE, off
     except ValueError as e:  # a malformed data file (as `run` reports it)
         raise UserError(f"task {task}: {e}") from None
     split = loaded.split
-    typer.echo(f"data: {summary(loaded.provenance)}")
+    typer.echo(f"data: {describe_source(loaded.provenance)}")
     if not split.eval_items:
         raise UserError(f"task {task}: no evaluation items")
     items = split.eval_items[:3]

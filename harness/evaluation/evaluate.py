@@ -141,7 +141,7 @@ VALIDITY_METRICS = {"no_answer_rate": "no_answer", "truncated_rate": "truncated"
 VALIDITY_COLUMNS = ("accuracy_answered",)  # validity columns summarised under their own name
 
 
-def summarize(task: Task, rows: list[dict], seed: int = 0) -> dict[str, dict]:
+def sample_metrics(task: Task, rows: list[dict], seed: int = 0) -> dict[str, dict]:
     """Per-metric mean, bootstrap 95% CI and n (clustered by user where users repeat).
 
     The main metric is left out when some row has no score (its scorer's model stage did not run): a mean
@@ -151,7 +151,7 @@ def summarize(task: Task, rows: list[dict], seed: int = 0) -> dict[str, dict]:
     users = [r.get("user") for r in rows]
     clusters = users if any(users) and len(set(users)) < len(users) else None
     names = {task.metric: "score"}
-    declared = task.summarised(rows) | set(VALIDITY_COLUMNS)
+    declared = task.summary_columns(rows) | set(VALIDITY_COLUMNS)
     for r in rows:
         for k in r:
             if k in declared and k not in names.values():
@@ -257,7 +257,7 @@ def metrics_record(task: Task, header: RoundHeader | Mapping[str, Any] | None, r
     metrics = {
         **head, "family_task": task.family, "n": len(rows),
         "generation": params.to_dict(), "scoring": task.scorer.name, "main_metric": task.metric,
-        "seconds": seconds, "metrics": summarize(task, rows, seed=params.seed),
+        "seconds": seconds, "metrics": sample_metrics(task, rows, seed=params.seed),
     }
     fparams = stage_params(task, params)
     if fparams is not None:

@@ -25,7 +25,7 @@ from groundfloor.backends.base import Backend, GenParams
 from groundfloor.errors import UserError
 from groundfloor.records import MetricCI
 from groundfloor.rundir import atomic_write_text
-from harness.evaluation.evaluate import MAX_OUTPUT_CHARS, follow_ups, summarize
+from harness.evaluation.evaluate import MAX_OUTPUT_CHARS, follow_ups, sample_metrics
 from tasks.base import Item, Score, Task
 
 
@@ -155,9 +155,9 @@ def load_scoring_model(model_id: str, device: str = "auto", adapter: str | None 
     return load_backend(resolve_engine("auto", dev), resolved.path, adapter, dev, resolve_dtype("auto", dev), model_id)
 
 
-def aggregate(task: Task, scored: list[dict], seed: int = 0) -> dict[str, dict]:
+def rescored_metrics(task: Task, scored: list[dict], seed: int = 0) -> dict[str, dict]:
     """Mean, bootstrap 95% CI and n per metric: the run's summary plus any other numeric extra metric."""
-    out = {k: v for k, v in summarize(task, scored, seed=seed).items() if k != "response_tokens"}
+    out = {k: v for k, v in sample_metrics(task, scored, seed=seed).items() if k != "response_tokens"}
     stage = f"{task.scorer.stage.name}_" if task.scorer.stage is not None else None
     numeric = {k for r in scored for k, v in r.items()
                if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in ("score", "user")

@@ -10,7 +10,7 @@ from harness.run.gpu_plan import gpu_estimate
 from harness.run.steps import Step
 from mipo.rounds import lineages, prompts_per_task
 from tasks.base import DataSource, DataSplit, Task
-from tasks.loader import summary as data_summary
+from tasks.loader import describe_source
 from tasks.plan import TaskPlan, merge_generation
 
 
@@ -70,10 +70,10 @@ def task_summary(cfg: SuiteConfig, p: TaskPlan) -> dict:
                 "max_new_tokens": p.gen.max_new_tokens, "data": f"not fetched: {p.data['reason']}"}
     return {"eval_items": len(p.eval_items), "train_pool": len(p.train_pool),
             "train_prompts_per_round": prompts_per_task(cfg, p), "negative": p.negative,
-            "max_new_tokens": p.gen.max_new_tokens, "data": data_summary(p.data)}
+            "max_new_tokens": p.gen.max_new_tokens, "data": describe_source(p.data)}
 
 
-def summary(cfg: SuiteConfig, sources: dict[str, str], plans: list[TaskPlan], steps: list[Step], lora: bool,
+def plan_json(cfg: SuiteConfig, sources: dict[str, str], plans: list[TaskPlan], steps: list[Step], lora: bool,
             **facts) -> dict:
     """The dry run's JSON: `facts` (device, engine, folders, ...) with the tasks, training, steps and estimate."""
     return {

@@ -38,7 +38,7 @@ from mipo.rounds import RoundInputs, run_round
 from mipo.trackers import TensorBoardTracker, check_installed
 from tasks.hub import HubUnavailable
 from tasks.loader import hub_status
-from tasks.loader import summary as data_summary
+from tasks.loader import describe_source
 from tasks.plan import TaskPlan
 from tasks.registry import TaskRegistry
 
@@ -123,7 +123,7 @@ class SuiteRunner:
         if unfetched:  # nothing to compare with a previous run's data yet
             return plans, not hub_ok
         for p in plans:
-            log(f"{p.task.id} data: {data_summary(p.data)}")
+            log(f"{p.task.id} data: {describe_source(p.data)}")
             if p.task.label_leak:
                 log(f"{p.task.id}: LABEL LEAK: {p.task.label_leak}")
         check_resume(self.run, cfg_dump, cfg_hash, {p.task.id: p.manifest() for p in plans})
@@ -142,7 +142,7 @@ class SuiteRunner:
         plans, offline = self._plans(cfg_dump, cfg_hash, quiet=True, unfetched=unfetched)  # says where data came from
         for msg in self.warnings:
             self.console.print(f"warning: {msg}", markup=False, highlight=False)
-        return plan_summary.summary(self.cfg, sources, plans, build_plan(self.cfg, plans), self._lora(),
+        return plan_summary.plan_json(self.cfg, sources, plans, build_plan(self.cfg, plans), self._lora(),
                                device=self.device, engine=self.engine, offline=offline,
                                run_folder=str(self.run.root), resumes=self.run.manifest.exists(),
                                model_folders=folders, data_not_fetched=sorted(unfetched), warnings=self.warnings)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from groundfloor.backends.base import Generation
-from harness.evaluation.evaluate import sample_row, summarize
+from harness.evaluation.evaluate import sample_row, sample_metrics
 from tasks.arc import ArcChallenge
 from tasks.base import Item
 from tasks.extract import extract_authors_gsm, extract_authors_letter, extract_final_answer
@@ -175,7 +175,7 @@ def test_validity_fields_and_summary():
     rows = [sample_row(task, it, "p", g) for it, g in zip(items, gens)]
     assert [r["truncated"] for r in rows] == [False, False, True, False]
     assert [r["no_answer"] for r in rows] == [0.0, 0.0, 1.0, 1.0]
-    m = summarize(task, rows)
+    m = sample_metrics(task, rows)
     assert m["accuracy"]["value"] == 0.25 and m["accuracy_answered"] == {**m["accuracy_answered"], "value": 0.5, "n": 2}
     assert m["no_answer_rate"]["value"] == 0.5 and m["truncated_rate"]["value"] == 0.25
     assert m["chance"]["value"] == 0.25 and m["response_tokens"]["value"] == 16.0
@@ -195,5 +195,5 @@ def test_looping_outputs_are_told_apart_from_answers_cut_short():
              "sees a range of more than fifteen metres")
     rows = [sample_row(task, item, "p", _gen(t, True, 512)) for t in (loop, prose, "The answer is: A")]
     assert [r["repeating"] for r in rows] == [True, False, False]  # a short answer is never called a loop
-    m = summarize(task, rows)
+    m = sample_metrics(task, rows)
     assert m["repeating_rate"]["value"] == 1 / 3 and m["repeating_rate"]["n"] == 3

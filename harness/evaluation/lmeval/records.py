@@ -96,7 +96,7 @@ def sample_rows(samples: list[dict], main: tuple[str, str] | None, prefix: str =
     return list(rows.values())
 
 
-def summary(result: dict, rows: list[dict], n: int, seed: int, per_item: bool = True) -> dict[str, dict]:
+def lm_eval_metrics(result: dict, rows: list[dict], n: int, seed: int, per_item: bool = True) -> dict[str, dict]:
     """metrics.json's `metrics`: per-item means with mipo-bench's CI, other aggregates from lm-eval."""
     out = {}
     for key, metric, filt in metric_keys(result):

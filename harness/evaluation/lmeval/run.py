@@ -20,7 +20,7 @@ from groundfloor.backends.base import Backend, GenParams
 from groundfloor.errors import UserError, closest
 from groundfloor.rundir import atomic_write_json, atomic_write_text
 from harness.evaluation.lmeval.offline import needs_hub, offline_config
-from harness.evaluation.lmeval.records import display, main_key, sample_rows, summary
+from harness.evaluation.lmeval.records import display, lm_eval_metrics, main_key, sample_rows
 
 PREFIX = "lm_eval/"
 BOOTSTRAP_ITERS = 1000  # lm-eval's own stderr, used only for aggregates that are not per-item means
@@ -144,7 +144,7 @@ def evaluate_lm_task(backend: Backend, setup: LmEvalSetup, name: str, params: Ge
     record = {**header, "kind": "eval", "task": task_id(name), "family_task": "lm_eval", "n": len(rows),
               "main_metric": display(*main) if main else None, "seconds": round(time.perf_counter() - t0, 3),
               "generation": params.to_dict(), "scoring": "lm-eval",
-              "metrics": summary(result, rows, len(rows), params.seed, per_item=not group),
+              "metrics": lm_eval_metrics(result, rows, len(rows), params.seed, per_item=not group),
               "lm_eval": {"version": version("lm_eval"), "task": name, "subtasks": leaves if group else None,
                           "data": source, "limit": setup.limit, "num_fewshot": setup.shots(name),
                           "apply_chat_template": setup.apply_chat_template,
