@@ -96,6 +96,9 @@ class RlaifConfig(Strict):
     """The `rlaif` judge: the initial model, frozen, answering the authors' 1-5 rubric."""
 
     judge_max_new_tokens: int = Field(default=16, gt=0, le=MAX_NEW_TOKENS)
+    # None: the initial model judges (the authors'); an alias, hub id or folder: that model judges instead, a named
+    # deviation (docs/fidelity.md) for policies too small to answer the rubric (docs/measurements/rlaif_judge_probe)
+    judge_model: str | None = Field(default=None, min_length=1)
 
 
 class RoundSettings(Protocol):

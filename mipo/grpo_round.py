@@ -50,11 +50,19 @@ def round_prompt_records(inp: RoundInputs, round_dir: Path, round_k: int) -> tup
 
 
 def _judge(inp: RoundInputs, initial: Policy):
-    """The frozen initial model that judges rlaif's rollouts (transformers engine, the run's device)."""
+    """The frozen model that judges rlaif's rollouts (transformers engine, the run's device): the initial policy,
+    or the model `rlaif.judge_model` names."""
     from groundfloor.backends.hf import HFBackend
 
-    return HFBackend.load(initial.base, device=inp.device, dtype=inp.dtype, adapter=initial.adapter,
-                          name="judge:initial")
+    named = inp.cfg.rlaif.judge_model
+    if named is None:
+        return HFBackend.load(initial.base, device=inp.device, dtype=inp.dtype, adapter=initial.adapter,
+                              name="judge:initial")
+    from groundfloor.models.resolve import resolve_model
+
+    resolved = resolve_model(named, log=inp.log)
+    inp.log(f"rlaif judge: {named} ({resolved.path}), not the initial model (rlaif.judge_model)")
+    return HFBackend.load(resolved.path, device=inp.device, dtype=inp.dtype, name=f"judge:{named}")
 
 
 def make_reward(inp: RoundInputs, initial: Policy, round_dir: Path) -> Reward:
@@ -93,6 +101,7 @@ def run_grpo_round(policy: Policy, initial: Policy, inp: RoundInputs, round_dir:
     atomic_write_json(round_dir / "train_summary.json", {
         **inp.header.head("train", "_train"), "metrics": grpo_metrics(summary, stats),
         "pairs_stats": stats, **summary, "method": method, "policy": run_relative_policy(new_policy, inp.run_root),
+        **({"judge": inp.cfg.rlaif.judge_model or "initial"} if reward.kind == "judge" else {}),
     })
     return new_policy
 
