@@ -54,15 +54,14 @@ def _judge(inp: RoundInputs, initial: Policy):
     or the model `rlaif.judge_model` names."""
     from groundfloor.backends.hf import HFBackend
 
-    named = inp.cfg.rlaif.judge_model
-    if named is None:
-        return HFBackend.load(initial.base, device=inp.device, dtype=inp.dtype, adapter=initial.adapter,
-                              name="judge:initial")
     from groundfloor.models.resolve import resolve_model
 
-    resolved = resolve_model(named, log=inp.log)
-    inp.log(f"rlaif judge: {named} ({resolved.path}), not the initial model (rlaif.judge_model)")
-    return HFBackend.load(resolved.path, device=inp.device, dtype=inp.dtype, name=f"judge:{named}")
+    named = inp.cfg.rlaif.judge_model
+    judge = initial if named is None else Policy(base=resolve_model(named, log=inp.log).path)
+    if named is not None:
+        inp.log(f"rlaif judge: {named} ({judge.base}), not the initial model (rlaif.judge_model)")
+    return HFBackend.load(judge.base, device=inp.device, dtype=inp.dtype, adapter=judge.adapter,
+                          name=f"judge:{named or 'initial'}")
 
 
 def make_reward(inp: RoundInputs, initial: Policy, round_dir: Path) -> Reward:

@@ -81,9 +81,6 @@ class NoOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-PARTIAL_RULES = ("sentence", "period_split")  # tasks/negatives.py partial_question
-
-
 def prompt_hash(text: str) -> str:
     """Hash of a normalised prompt, used to check train/eval disjointness."""
     norm = " ".join(text.lower().split())
@@ -102,7 +99,7 @@ class Task(ABC):
     family: ClassVar[str]  # "math" | "mcq" | "personalization"
     description: ClassVar[str] = ""
     default_negative: ClassVar[str] = "derangement"  # a key of tasks/negatives.py NEGATIVES
-    partial_rule: ClassVar[str] = "sentence"  # how partial_prompt negatives cut a question: one of PARTIAL_RULES
+    partial_rule: ClassVar[str] = "sentence"  # how partial_prompt negatives cut a question (negatives.PARTIAL_RULES)
     default_limit: ClassVar[int | None] = 200
     default_seed: ClassVar[int] = 42
     generation: ClassVar[GenerationSettings] = GenerationSettings()

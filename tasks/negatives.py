@@ -71,13 +71,15 @@ def drop_period_piece(text: str, rng: random.Random) -> str | None:
     return (".".join(head[:k] + head[k + 1:]) + "." + pieces[-1]).strip()
 
 
+# how a partial_prompt negative cuts a question: a task's `partial_rule` names one (checked at registration)
+PARTIAL_RULES = {"sentence": drop_sentence, "period_split": drop_period_piece}
+
+
 def partial_question(task: Task, item: Item, rng: random.Random) -> str | None:
     """The question with part of the problem removed (None: the task's rule cannot cut it)."""
     if item.meta.get("partial_question"):
         return item.meta["partial_question"]
-    if getattr(task, "partial_rule", "sentence") == "period_split":
-        return drop_period_piece(item.question, rng)
-    return drop_sentence(item.question, rng)
+    return PARTIAL_RULES[task.partial_rule](item.question, rng)
 
 
 def pair_groups(items: list[Item]) -> dict[str, list[int]]:

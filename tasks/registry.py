@@ -19,7 +19,7 @@ from pathlib import Path
 
 from groundfloor.errors import UserError, closest, unknown
 from groundfloor.rundir import validate_id
-from tasks.base import PARTIAL_RULES, Task
+from tasks.base import Task
 
 BUILTIN_MODULES = ("tasks.gsm8k", "tasks.svamp", "tasks.math500", "tasks.arc", "tasks.mmlu", "tasks.csqa",
                    "tasks.profiles", "tasks.prism", "tasks.community_alignment", "tasks.multibench")
@@ -42,7 +42,7 @@ def _task_classes(module) -> list[type[Task]]:
 
 def declared_names(cls: type[Task]) -> dict[str, tuple[str, list[str]]]:
     """The registry names a task class declares: attribute -> (value, the valid names)."""
-    from tasks.negatives import NEGATIVES
+    from tasks.negatives import NEGATIVES, PARTIAL_RULES
 
     return {"default_negative": (cls.default_negative, sorted(NEGATIVES)),
             "partial_rule": (cls.partial_rule, list(PARTIAL_RULES))}
